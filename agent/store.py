@@ -1,0 +1,440 @@
+"""SQL storage: company registry, reports, the wide table ``company_year``, provenance and text chunks.
+
+The wide table has one row per company-year and one nullable column per canonical field (named as
+the field is, in Chinese). Money is an exact decimal in yuan: ``NUMERIC`` on PostgreSQL; on SQLite,
+whose numbers are doubles, values come back through ``repr`` of the double, which is the shortest
+decimal that round-trips — exact for every figure of up to 15 significant digits (a bank's total
+assets to the fen has 16; the raw cell text in ``provenance`` is always exact).
+
+Which value a wide-table cell holds is decided in one place, :meth:`Store.record_values`, by the rank
+of its source: a year's own report beats the prior-year column of the next report, which beats an
+imported table. Every candidate is kept in ``provenance``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    inspect,
+    select,
+    text,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.types import TypeDecorator
+
+from agent.fields import FieldDictionary, field_dictionary
+
+
+class ExactDecimal(TypeDecorator):
+    """Decimal in, Decimal out; NUMERIC where the database has it."""
+
+    impl = Numeric
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(Float(asdecimal=False))
+        return dialect.type_descriptor(Numeric(30, 6, asdecimal=True))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        value = Decimal(str(value)) if not isinstance(value, Decimal) else value
+        return float(value) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, float):
+            return Decimal(repr(value))
+        return Decimal(value)
+
+
+# Source ranks: higher wins the wide-table cell.
+SOURCE_RANK = {"import": 1, "report_prior_year": 2, "report": 3}
+
+WIDE_TABLE = "company_year"
+KEY_COLUMNS = ("company_code", "year")
+
+
+def column_type(unit: str):
+    if unit == "text":
+        return Text()
+    if unit == "count":
+        return BigInteger()
+    return ExactDecimal()
+
+
+def build_metadata(fields: FieldDictionary) -> MetaData:
+    md = MetaData()
+    Table(
+        "companies",
+        md,
+        Column("code", String(12), primary_key=True),
+        Column("full_name", Text, nullable=False),
+        Column("short_name", Text),
+        Column("aliases", Text, nullable=False, default="[]"),  # JSON list
+    )
+    Table(
+        "reports",
+        md,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("company_code", String(12), ForeignKey("companies.code"), nullable=False),
+        Column("year", Integer, nullable=False),
+        Column("file_name", Text, nullable=False),
+        Column("sha256", String(64), nullable=False, unique=True),
+        Column("pages", Integer),
+        Column("status", String(16), nullable=False),  # ok | failed
+        Column("error", Text),
+        Column("ingested_at", DateTime, server_default=func.now()),
+    )
+    Table(
+        WIDE_TABLE,
+        md,
+        Column("company_code", String(12), ForeignKey("companies.code"), primary_key=True),
+        Column("year", Integer, primary_key=True),
+        *[Column(f.name, column_type(f.unit), nullable=True) for f in fields],
+    )
+    Table(
+        "provenance",
+        md,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("company_code", String(12), nullable=False, index=True),
+        Column("year", Integer, nullable=False),
+        Column("field", Text, nullable=False),
+        Column("value", Text),  # exact text of the parsed value
+        Column("source", String(24), nullable=False),  # see SOURCE_RANK
+        Column("report_id", Integer, ForeignKey("reports.id")),
+        Column("page", Integer),
+        Column("raw_label", Text),
+        Column("raw_text", Text),
+        Column("note", Text),  # e.g. "restated (调整后)"
+    )
+    Table(
+        "chunks",
+        md,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("report_id", Integer, ForeignKey("reports.id"), nullable=False, index=True),
+        Column("company_code", String(12), nullable=False),
+        Column("year", Integer, nullable=False),
+        Column("page", Integer, nullable=False),
+        Column("section", Text),
+        Column("text", Text, nullable=False),
+        UniqueConstraint("report_id", "page", "section", "text", name="uq_chunk"),
+    )
+    return md
+
+
+@dataclass(frozen=True)
+class Value:
+    """One extracted or imported figure, with where it came from."""
+
+    field: str
+    value: Any  # Decimal | int | str
+    page: int | None = None
+    raw_label: str | None = None
+    raw_text: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Company:
+    code: str
+    full_name: str
+    short_name: str | None
+    aliases: tuple[str, ...] = ()
+
+
+class Store:
+    def __init__(self, url: str, fields: FieldDictionary | None = None):
+        self.url = url
+        self.fields = fields or field_dictionary()
+        self.engine: Engine = create_engine(url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.metadata = build_metadata(self.fields)
+        self.t = self.metadata.tables
+        self.create_schema()
+
+    # Schema ------------------------------------------------------------------------------------
+    def create_schema(self) -> None:
+        """Create missing tables, and add wide-table columns for fields added to the dictionary."""
+        self.metadata.create_all(self.engine)
+        existing = {c["name"] for c in inspect(self.engine).get_columns(WIDE_TABLE)}
+        missing = [c for c in self.t[WIDE_TABLE].columns if c.name not in existing]
+        if missing:
+            with self.engine.begin() as conn:
+                for col in missing:
+                    ddl = col.type.compile(dialect=self.engine.dialect)
+                    conn.execute(text(f'ALTER TABLE {WIDE_TABLE} ADD COLUMN "{col.name}" {ddl}'))
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    # Companies and reports ---------------------------------------------------------------------
+    def upsert_company(self, company: Company, conn=None) -> None:
+        with self._conn(conn) as c:
+            table = self.t["companies"]
+            row = c.execute(select(table).where(table.c.code == company.code)).mappings().first()
+            aliases = set(company.aliases)
+            if row is None:
+                c.execute(
+                    table.insert().values(
+                        code=company.code,
+                        full_name=company.full_name,
+                        short_name=company.short_name,
+                        aliases=json.dumps(sorted(aliases), ensure_ascii=False),
+                    )
+                )
+                return
+            aliases |= set(json.loads(row["aliases"] or "[]"))
+            # A renamed company keeps its old names as aliases.
+            for old in (row["full_name"], row["short_name"]):
+                if old and old not in (company.full_name, company.short_name):
+                    aliases.add(old)
+            c.execute(
+                table.update()
+                .where(table.c.code == company.code)
+                .values(
+                    full_name=company.full_name or row["full_name"],
+                    short_name=company.short_name or row["short_name"],
+                    aliases=json.dumps(sorted(aliases), ensure_ascii=False),
+                )
+            )
+
+    def companies(self) -> list[Company]:
+        with self.engine.connect() as c:
+            rows = c.execute(select(self.t["companies"])).mappings().all()
+        return [
+            Company(r["code"], r["full_name"], r["short_name"], tuple(json.loads(r["aliases"] or "[]")))
+            for r in rows
+        ]
+
+    def company(self, code: str) -> Company | None:
+        with self.engine.connect() as c:
+            r = c.execute(select(self.t["companies"]).where(self.t["companies"].c.code == code)).mappings().first()
+        if r is None:
+            return None
+        return Company(r["code"], r["full_name"], r["short_name"], tuple(json.loads(r["aliases"] or "[]")))
+
+    def report_by_sha256(self, sha256: str) -> dict | None:
+        with self.engine.connect() as c:
+            r = c.execute(select(self.t["reports"]).where(self.t["reports"].c.sha256 == sha256)).mappings().first()
+        return dict(r) if r else None
+
+    def reports(self, company_code: str | None = None) -> list[dict]:
+        q = select(self.t["reports"])
+        if company_code:
+            q = q.where(self.t["reports"].c.company_code == company_code)
+        with self.engine.connect() as c:
+            return [dict(r) for r in c.execute(q.order_by(self.t["reports"].c.id)).mappings()]
+
+    def add_report(self, conn, *, company_code: str, year: int, file_name: str, sha256: str, pages: int) -> int:
+        table = self.t["reports"]
+        conn.execute(table.delete().where(table.c.sha256 == sha256))
+        result = conn.execute(
+            table.insert().values(
+                company_code=company_code, year=year, file_name=file_name, sha256=sha256, pages=pages, status="ok"
+            )
+        )
+        return int(result.inserted_primary_key[0])
+
+    def delete_report_data(self, conn, report_id: int) -> None:
+        """Remove what one report contributed (for ``--force`` re-ingestion)."""
+        conn.execute(self.t["provenance"].delete().where(self.t["provenance"].c.report_id == report_id))
+        conn.execute(self.t["chunks"].delete().where(self.t["chunks"].c.report_id == report_id))
+
+    # The wide table ----------------------------------------------------------------------------
+    def record_values(
+        self,
+        conn,
+        company_code: str,
+        year: int,
+        values: Iterable[Value],
+        *,
+        source: str,
+        report_id: int | None = None,
+        overwrite: bool = False,
+    ) -> int:
+        """Keep every value in ``provenance``; put it in the wide table when its source ranks at least
+        as high as the one there now (or ``overwrite``). Returns how many cells were set."""
+        rank = SOURCE_RANK[source]
+        values = [v for v in values if v.field in self.fields and v.value is not None]
+        if not values:
+            return 0
+        prov = self.t["provenance"]
+        conn.execute(
+            prov.insert(),
+            [
+                dict(
+                    company_code=company_code,
+                    year=year,
+                    field=v.field,
+                    value=_exact_text(v.value),
+                    source=source,
+                    report_id=report_id,
+                    page=v.page,
+                    raw_label=v.raw_label,
+                    raw_text=v.raw_text,
+                    note=v.note,
+                )
+                for v in values
+            ],
+        )
+        # Best rank already held per field for this company-year (from other rows of provenance).
+        held = dict(
+            conn.execute(
+                select(prov.c.field, func.max(_rank_case(prov.c.source)))
+                .where(prov.c.company_code == company_code, prov.c.year == year)
+                .where(prov.c.field.in_([v.field for v in values]))
+                .where((prov.c.report_id != report_id) if report_id is not None else (prov.c.source != source))
+                .group_by(prov.c.field)
+            ).all()
+        )
+        updates = {v.field: _typed(self.fields[v.field].unit, v.value) for v in values
+                   if overwrite or rank >= (held.get(v.field) or 0)}
+        if updates:
+            self._upsert_row(conn, company_code, year, updates)
+        return len(updates)
+
+    def _upsert_row(self, conn, company_code: str, year: int, updates: dict[str, Any]) -> None:
+        wide = self.t[WIDE_TABLE]
+        key = (wide.c.company_code == company_code) & (wide.c.year == year)
+        exists = conn.execute(select(wide.c.year).where(key)).first()
+        if exists:
+            conn.execute(wide.update().where(key).values(**updates))
+        else:
+            conn.execute(wide.insert().values(company_code=company_code, year=year, **updates))
+
+    def row(self, company_code: str, year: int) -> dict[str, Any] | None:
+        wide = self.t[WIDE_TABLE]
+        with self.engine.connect() as c:
+            r = c.execute(select(wide).where(wide.c.company_code == company_code, wide.c.year == year)).mappings().first()
+        if r is None:
+            return None
+        return {k: v for k, v in r.items() if k not in KEY_COLUMNS and v is not None}
+
+    def years(self, company_code: str) -> list[int]:
+        wide = self.t[WIDE_TABLE]
+        with self.engine.connect() as c:
+            return [y for (y,) in c.execute(select(wide.c.year).where(wide.c.company_code == company_code).order_by(wide.c.year))]
+
+    def provenance(self, company_code: str, year: int, fields: Sequence[str] | None = None) -> list[dict]:
+        """Every candidate value for the company-year, best source first; joined with its report."""
+        prov, reports = self.t["provenance"], self.t["reports"]
+        q = (
+            select(prov, reports.c.file_name)
+            .select_from(prov.outerjoin(reports, prov.c.report_id == reports.c.id))
+            .where(prov.c.company_code == company_code, prov.c.year == year)
+        )
+        if fields:
+            q = q.where(prov.c.field.in_(list(fields)))
+        with self.engine.connect() as c:
+            rows = [dict(r) for r in c.execute(q).mappings()]
+        rows.sort(key=lambda r: (-SOURCE_RANK.get(r["source"], 0), r["id"]))
+        return rows
+
+    # Chunks ------------------------------------------------------------------------------------
+    def add_chunks(self, conn, rows: list[dict]) -> None:
+        if rows:
+            conn.execute(self.t["chunks"].insert(), rows)
+
+    def chunks(self, company_code: str | None = None, year: int | None = None) -> list[dict]:
+        t = self.t["chunks"]
+        q = select(t)
+        if company_code:
+            q = q.where(t.c.company_code == company_code)
+        if year:
+            q = q.where(t.c.year == year)
+        with self.engine.connect() as c:
+            return [dict(r) for r in c.execute(q.order_by(t.c.id)).mappings()]
+
+    # Read-only SQL -----------------------------------------------------------------------------
+    def readonly_query(self, sql: str, params: dict | None = None, timeout_s: float = 5.0) -> tuple[list[str], list[tuple]]:
+        """Run one validated SELECT on a read-only connection, aborting after ``timeout_s``."""
+        if self.engine.dialect.name == "sqlite":
+            return self._sqlite_readonly(sql, params or {}, timeout_s)
+        with self.engine.connect() as c:
+            c.exec_driver_sql("SET TRANSACTION READ ONLY")
+            c.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout_s * 1000)}")
+            result = c.execute(text(sql), params or {})
+            return list(result.keys()), [tuple(r) for r in result.fetchall()]
+
+    def _sqlite_readonly(self, sql: str, params: dict, timeout_s: float):
+        db_path = self.engine.url.database
+        if not db_path or db_path == ":memory:":
+            raise RuntimeError("read-only queries need a file database")
+        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, check_same_thread=False)
+        deadline = time.monotonic() + timeout_s
+        conn.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 10_000)
+        try:
+            cur = conn.execute(sql, params)
+            cols = [d[0] for d in cur.description or ()]
+            return cols, cur.fetchall()
+        except sqlite3.OperationalError as exc:
+            if "interrupted" in str(exc):
+                raise TimeoutError(f"SQL ran past {timeout_s}s") from exc
+            raise
+        finally:
+            conn.close()
+
+    @contextmanager
+    def _conn(self, conn):
+        if conn is not None:
+            yield conn
+        else:
+            with self.engine.begin() as c:
+                yield c
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def _rank_case(source_col):
+    from sqlalchemy import case
+
+    return case(*[(source_col == s, r) for s, r in SOURCE_RANK.items()], else_=0)
+
+
+def _exact_text(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)
+
+
+def _typed(unit: str, value: Any):
+    if unit == "text":
+        return str(value)
+    if unit == "count":
+        return int(Decimal(str(value)))
+    return value if isinstance(value, Decimal) else Decimal(str(value))

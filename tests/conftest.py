@@ -1,0 +1,42 @@
+"""Shared fixtures: an isolated home per test and the bundled sample report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent.configuration import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+SAMPLE_PDF = next((REPO / "agent" / "samples").glob("*四方科技*2019*.pdf"))
+SECOND_PDF = next((DATA / "reports").glob("*生物股份*2020*.pdf"))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path, monkeypatch):
+    """No test reads or writes the developer's ~/.nianbao, and no LLM endpoint leaks in."""
+    monkeypatch.setenv("NIANBAO_HOME", str(tmp_path / "home"))
+    for var in ("NIANBAO_DATABASE_URL", "NIANBAO_LLM__BASE_URL", "NIANBAO_CONFIG"):
+        monkeypatch.delenv(var, raising=False)
+    from agent import configuration
+
+    configuration.get_settings.cache_clear()
+    yield
+    configuration.get_settings.cache_clear()
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(home=tmp_path / "home")
+
+
+@pytest.fixture(scope="session")
+def sample_pdf() -> Path:
+    return SAMPLE_PDF
+
+
+@pytest.fixture(scope="session")
+def second_pdf() -> Path:
+    return SECOND_PDF
