@@ -322,6 +322,63 @@ class Store:
             self._upsert_row(conn, company_code, year, updates)
         return len(updates)
 
+    def record_values_many(
+        self,
+        conn,
+        rows: Iterable[tuple[str, int, Sequence[Value]]],
+        *,
+        source: str,
+        overwrite: bool = False,
+    ) -> int:
+        """:meth:`record_values` for many company-years at once (bulk imports), same ranking rule.
+
+        One ``executemany`` for provenance, one query for the ranks already held, one bulk insert
+        for new wide-table rows; only rows that already exist are updated one by one. Returns how
+        many cells were set.
+        """
+        rank = SOURCE_RANK[source]
+        batch = {}
+        for code, year, values in rows:
+            vals = [v for v in values if v.field in self.fields and v.value is not None]
+            if vals:
+                batch.setdefault((code, int(year)), []).extend(vals)
+        if not batch:
+            return 0
+        prov, wide = self.t["provenance"], self.t[WIDE_TABLE]
+        held: dict[tuple[str, int, str], int] = {}
+        if not overwrite:
+            # Ranks held by other sources (rows of this same source are being replaced by rank tie).
+            q = (
+                select(prov.c.company_code, prov.c.year, prov.c.field, func.max(_rank_case(prov.c.source)))
+                .where(prov.c.source != source)
+                .group_by(prov.c.company_code, prov.c.year, prov.c.field)
+            )
+            held = {(c, y, f): r for c, y, f, r in conn.execute(q)}
+        _bulk_insert(
+            conn, prov,
+            ("company_code", "year", "field", "value", "source", "page", "raw_label", "raw_text", "note"),
+            [(code, year, v.field, _exact_text(v.value), source, v.page, v.raw_label, v.raw_text, v.note)
+             for (code, year), vals in batch.items() for v in vals],
+        )
+        existing = {(c, y) for c, y in conn.execute(select(wide.c.company_code, wide.c.year))}
+        inserts, cells = [], 0
+        for (code, year), vals in batch.items():
+            updates = {v.field: _typed(self.fields[v.field].unit, v.value) for v in vals
+                       if overwrite or rank >= held.get((code, year, v.field), 0)}
+            if not updates:
+                continue
+            cells += len(updates)
+            if (code, year) in existing:
+                conn.execute(wide.update().where((wide.c.company_code == code) & (wide.c.year == year))
+                             .values(**updates))
+            else:
+                inserts.append({"company_code": code, "year": year, **updates})
+        # executemany needs one column set: pad every new row to the union of columns.
+        columns = sorted({k for r in inserts for k in r})
+        if inserts:
+            _bulk_insert(conn, wide, columns, [tuple(r.get(c) for c in columns) for r in inserts])
+        return cells
+
     def _upsert_row(self, conn, company_code: str, year: int, updates: dict[str, Any]) -> None:
         wide = self.t[WIDE_TABLE]
         key = (wide.c.company_code == company_code) & (wide.c.year == year)
@@ -412,6 +469,21 @@ class Store:
                 yield c
 
 
+def _bulk_insert(conn, table: Table, columns: Sequence[str], rows: list[tuple]) -> None:
+    """executemany on the driver, with each column's bind processing: building SQLAlchemy parameters
+    per row costs more than the insert itself at a million rows."""
+    if not rows:
+        return
+    dialect = conn.dialect
+    procs = [table.c[c].type._cached_bind_processor(dialect) for c in columns]
+    if any(procs):
+        rows = [tuple(p(v) if p else v for p, v in zip(procs, row)) for row in rows]
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    names = ", ".join(f'"{c}"' for c in columns)
+    sql = f'INSERT INTO {table.name} ({names}) VALUES ({", ".join([mark] * len(columns))})'
+    conn.exec_driver_sql(sql, rows)
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
@@ -438,3 +510,16 @@ def _typed(unit: str, value: Any):
     if unit == "count":
         return int(Decimal(str(value)))
     return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+_STORES: dict[str, Store] = {}
+
+
+def store_for(settings) -> Store:
+    """One Store (engine, schema check) per database URL per process."""
+    url = settings.db_url
+    if url not in _STORES:
+        if url.startswith("sqlite:///"):
+            settings.ensure_home()
+        _STORES[url] = Store(url)
+    return _STORES[url]

@@ -40,3 +40,32 @@ def sample_pdf() -> Path:
 @pytest.fixture(scope="session")
 def second_pdf() -> Path:
     return SECOND_PDF
+
+
+@pytest.fixture(scope="session")
+def reports_home(tmp_path_factory) -> Path:
+    """A home with both real reports ingested once per test session (copy it before writing)."""
+    from agent.store import Store
+    from ingestion.pipeline import ingest_file
+
+    home = tmp_path_factory.mktemp("reports-home")
+    store = Store(f"sqlite:///{home / 'nianbao.sqlite'}")
+    for pdf in (SAMPLE_PDF, SECOND_PDF):
+        result = ingest_file(store, pdf)
+        assert result.status == "ok", result
+    store.engine.dispose()
+    return home
+
+
+@pytest.fixture
+def reports_settings(reports_home, tmp_path, monkeypatch) -> Settings:
+    """Settings on a private copy of ``reports_home``."""
+    import shutil
+
+    from agent import configuration
+
+    home = tmp_path / "reports-home"
+    shutil.copytree(reports_home, home)
+    monkeypatch.setenv("NIANBAO_HOME", str(home))
+    configuration.get_settings.cache_clear()
+    return Settings(home=home)

@@ -1,0 +1,151 @@
+"""The ``nianbao`` command line.
+
+This module owns the Typer app and the question commands (ask, chat, show). Packages with commands
+of their own expose ``register(app, bench)`` in their ``cli.py`` and are listed in COMMAND_MODULES.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import uuid
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from agent.configuration import get_settings
+
+app = typer.Typer(help="nianbao 年报问答: questions over Chinese A-share annual reports.", no_args_is_help=True)
+bench = typer.Typer(help="Benchmarks that print figures.", no_args_is_help=True)
+app.add_typer(bench, name="bench")
+
+out = Console()
+err = Console(stderr=True)
+
+COMMAND_MODULES: list[str] = ["ingestion.cli", "agent.eval_cli", "serving.cli", "finetune.cli"]
+
+
+def _dump(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, indent=2, default=str)
+
+
+def _print_answer(result: dict[str, Any]) -> None:
+    out.print(result.get("answer") or "")
+    for citation in result.get("citations") or []:
+        source = citation.get("file") or ""
+        text = (citation.get("text") or "").replace("\n", " ")
+        out.print(f"[dim]出处：第{citation.get('page')}页 {text[:80]}  {source}[/dim]", soft_wrap=True)
+    if result.get("formula"):
+        f = result["formula"]
+        out.print(f"[dim]公式：{f.get('expression')}[/dim]")
+    if result.get("fallback_reason"):
+        out.print(f"[dim]（确定性路径作答：{result['fallback_reason']}）[/dim]")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="问题，如 四方科技2019年的货币资金是多少元？")],
+    thread: Annotated[str | None, typer.Option("--thread", help="会话 ID：同一 ID 的提问共享上下文")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="输出一个 JSON 对象")] = False,
+) -> None:
+    """Answer one question (on the bundled sample report when nothing has been ingested)."""
+    from agent.service import ask as run_ask
+
+    result = run_ask(question, thread_id=thread, settings=get_settings(), notify=lambda m: err.print(m))
+    if as_json:
+        print(_dump(result))
+    else:
+        _print_answer(result)
+
+
+@app.command()
+def chat(
+    thread: Annotated[str | None, typer.Option("--thread", help="继续已有会话")] = None,
+) -> None:
+    """Interactive chat on one thread, streaming the answers. Empty line or Ctrl-D ends it."""
+    from agent.service import ask_stream
+
+    settings = get_settings()
+    thread = thread or uuid.uuid4().hex[:12]
+    err.print(f"会话 {thread}（空行或 Ctrl-D 结束）")
+    while True:
+        try:
+            question = input("问> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            break
+        if not question:
+            break
+        final: dict[str, Any] = {}
+        for event in ask_stream(question, thread_id=thread, settings=settings, notify=lambda m: err.print(m)):
+            if event["type"] == "token":
+                sys.stdout.write(event["text"])
+                sys.stdout.flush()
+            elif event["type"] == "final":
+                final = event["result"]
+        sys.stdout.write("\n")
+        for citation in final.get("citations") or []:
+            out.print(f"[dim]出处：第{citation.get('page')}页[/dim]")
+
+
+@app.command()
+def show(
+    company: Annotated[str, typer.Argument(help="股票代码、公司全称或简称")],
+    year: Annotated[int, typer.Argument(help="年份，如 2019")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Print one wide-table row with the provenance of each value."""
+    from agent.store import store_for
+
+    store = store_for(get_settings())
+    match = _find_company(store, company)
+    if match is None:
+        err.print(f"未查询到公司：{company}")
+        raise typer.Exit(1)
+    row = store.row(match.code, year)
+    if row is None:
+        err.print(f"未查询到 {match.short_name or match.full_name} {year} 年的数据")
+        raise typer.Exit(1)
+    provenance: dict[str, dict] = {}
+    for p in store.provenance(match.code, year):
+        provenance.setdefault(p["field"], p)  # best source first
+    fields = store.fields
+    if as_json:
+        print(_dump({
+            "company": {"code": match.code, "name": match.full_name, "short_name": match.short_name},
+            "year": year,
+            "values": {
+                name: {
+                    "value": value,
+                    "unit": fields[name].unit,
+                    "source": provenance.get(name, {}).get("source"),
+                    "page": provenance.get(name, {}).get("page"),
+                    "file": provenance.get(name, {}).get("file_name"),
+                    "raw_label": provenance.get(name, {}).get("raw_label"),
+                    "raw_text": provenance.get(name, {}).get("raw_text"),
+                }
+                for name, value in row.items()
+            },
+        }))
+        return
+    table = Table(title=f"{match.short_name or match.full_name}（{match.code}）{year} 年")
+    for col in ("字段", "值", "来源", "页"):
+        table.add_column(col)
+    for name, value in row.items():
+        p = provenance.get(name, {})
+        table.add_row(name, str(value), p.get("source") or "", str(p.get("page") or ""))
+    out.print(table)
+
+
+def _find_company(store, text: str):
+    text = text.strip()
+    for c in store.companies():
+        if text in (c.code, c.full_name, c.short_name) or text in c.aliases:
+            return c
+    return None
+
+
+for _module in COMMAND_MODULES:
+    importlib.import_module(_module).register(app, bench)
