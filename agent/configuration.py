@@ -67,7 +67,7 @@ class Settings(BaseSettings):
 
     home: Path = Field(default_factory=_default_home)
     database_url: str | None = None  # default: sqlite file in the home
-    checkpoint_url: str | None = None  # postgres URL for threads; default: sqlite file in the home
+    checkpoint_url: str | None = None  # PostgreSQL URL for threads; default: database_url if PostgreSQL, else the home
     sql_timeout_s: float = 5.0
     llm: LLMSettings = Field(default_factory=LLMSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
@@ -92,6 +92,16 @@ class Settings(BaseSettings):
     @property
     def checkpoint_path(self) -> Path:
         return self.home / "threads.sqlite"
+
+    @property
+    def postgres_checkpoint_conninfo(self) -> str | None:
+        """Where threads live when not in the home's SQLite file: ``checkpoint_url``, else a
+        PostgreSQL ``database_url`` (as a libpq URL, without SQLAlchemy's driver suffix)."""
+        url = self.checkpoint_url or (self.database_url if (self.database_url or "").startswith("postgresql") else None)
+        if not url:
+            return None
+        scheme, _, rest = url.partition("://")
+        return "postgresql://" + rest
 
     @property
     def chroma_path(self) -> Path:

@@ -47,7 +47,7 @@ def ensure_sample(settings: Settings, store: Store, notify: Callable[[str], None
 
 def compiled_graph(settings: Settings):
     """The graph compiled with this home's persistent checkpointer (one per process and home)."""
-    key = settings.checkpoint_url or str(settings.checkpoint_path)
+    key = settings.postgres_checkpoint_conninfo or str(settings.checkpoint_path)
     with _lock:
         if key not in _graphs:
             from graph.graph import builder
@@ -57,10 +57,18 @@ def compiled_graph(settings: Settings):
 
 
 def _checkpointer(settings: Settings):
-    if settings.checkpoint_url:
+    conninfo = settings.postgres_checkpoint_conninfo
+    if conninfo:
         from langgraph.checkpoint.postgres import PostgresSaver
+        from psycopg.rows import dict_row
+        from psycopg_pool import ConnectionPool
 
-        saver = PostgresSaver.from_conn_string(settings.checkpoint_url).__enter__()
+        # A pool: the API answers several threads at once. The settings are the ones PostgresSaver needs.
+        pool = ConnectionPool(
+            conninfo, max_size=8, open=True,
+            kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+        )
+        saver = PostgresSaver(pool)
         saver.setup()
         return saver
     from langgraph.checkpoint.sqlite import SqliteSaver

@@ -70,7 +70,9 @@ class ExactDecimal(TypeDecorator):
             return None
         if isinstance(value, float):
             return Decimal(repr(value))
-        return Decimal(value)
+        # NUMERIC(30, 6) pads to six places; give back the figure as written (905402299.44).
+        value = Decimal(value)
+        return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
 
 
 # Source ranks: higher wins the wide-table cell.

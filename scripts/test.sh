@@ -8,11 +8,16 @@ PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 # torch is pinned inside the extras (==2.13.0, the CPU build on these machines).
-.venv/bin/python -m pip install -q -e ".[test,models,finetune,serve,studio]"
+.venv/bin/python -m pip install -q -e ".[test,models,finetune,serve,studio,postgres]"
 
-# The web-chat test drives Debian's Chromium; a browser is never downloaded by a test tool.
-if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: the browser test will be skipped"
+# System packages some tests use, from Debian: Chromium for the web-chat test (a browser is never
+# downloaded by a test tool) and a PostgreSQL server for the PostgreSQL store/threads test.
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+{ command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || need+=(postgresql)
+if [ ${#need[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null) \
+    || echo "could not install ${need[*]}: the tests that need them will be skipped"
 fi
 
 # pytest exits 5 when no test ran, which fails this script (set -e).
