@@ -1,0 +1,87 @@
+"""``nianbao ingest``, ``nianbao import-table`` and ``nianbao bench ingest``; ``agent.cli`` calls
+:func:`register`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+out = Console()
+err = Console(stderr=True)
+
+_STYLE = {"ok": "green", "skipped": "yellow", "failed": "red"}
+
+
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="PDF files or directories of them")],
+    workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="worker processes")] = 1,
+    force: Annotated[bool, typer.Option("--force", help="re-ingest files already in the manifest")] = False,
+) -> None:
+    """Ingest annual-report PDFs: wide-table rows, provenance and text chunks."""
+    from agent.configuration import get_settings
+    from ingestion.batch import collect_pdfs, ingest_paths
+
+    files = collect_pdfs(paths)
+    if not files:
+        err.print("no PDF files found in: " + ", ".join(map(str, paths)))
+        raise typer.Exit(1)
+    counts = {"ok": 0, "skipped": 0, "failed": 0}
+    with Progress(TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.description}"), console=out, transient=True) as progress:
+        task = progress.add_task("", total=len(files))
+
+        def on_result(r) -> None:
+            counts[r.status] += 1
+            progress.console.print(f"[{_STYLE[r.status]}]{r.line()}[/]", highlight=False, soft_wrap=True)
+            progress.update(task, advance=1, description=Path(r.path).name[:40])
+
+        ingest_paths(get_settings(), files, workers=workers, force=force, on_result=on_result)
+    out.print(f"{len(files)} files: {counts['ok']} ok, {counts['skipped']} skipped, {counts['failed']} failed")
+    if counts["failed"]:
+        raise typer.Exit(1)
+
+
+def import_table(
+    files: Annotated[list[Path], typer.Argument(help="xlsx or csv wide tables")],
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="let imported values replace extracted ones")] = False,
+    column_map: Annotated[Path | None, typer.Option("--column-map", help="JSON file: raw column → field or role")] = None,
+) -> None:
+    """Import pre-extracted wide tables (the community workbooks, or CSV with a column map)."""
+    from agent.configuration import get_settings
+    from agent.store import Store
+    from ingestion.import_table import import_tables  # lazily: its readers are not needed elsewhere
+
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        err.print("not found: " + ", ".join(missing))
+        raise typer.Exit(1)
+    mapping = json.loads(column_map.read_text(encoding="utf-8")) if column_map else None
+    settings = get_settings()
+    settings.ensure_home()
+    report = import_tables(Store(settings.db_url), files, overwrite=overwrite, column_map=mapping)
+    out.print(report.summary() if hasattr(report, "summary") else str(report))
+
+
+def bench_ingest(
+    paths: Annotated[list[Path], typer.Argument(help="PDF files or directories")],
+    workers: Annotated[int, typer.Option("--workers", "-w", min=1)] = 1,
+) -> None:
+    """Seconds per report, pages/s and peak memory per worker, against the page-text floor."""
+    from ingestion.bench import run_bench
+
+    report = run_bench(paths, workers=workers)
+    for line in report.lines():
+        out.print(line, highlight=False, soft_wrap=True)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer, bench: typer.Typer) -> None:
+    app.command("ingest")(ingest)
+    app.command("import-table")(import_table)
+    bench.command("ingest")(bench_ingest)

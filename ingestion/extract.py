@@ -1,0 +1,103 @@
+"""One report → everything it contributes, without touching the database (so workers can run it)."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agent.store import Company, Value
+from ingestion.basic_info import extract_basic
+from ingestion.filenames import ReportIdentity, identity_from_text, parse_filename
+from ingestion.locate import locate, statement_unit
+from ingestion.pdf_text import PdfError, read_pdf_text
+from ingestion.rd import extract_rd
+from ingestion.sections import find_sections
+from ingestion.staff import extract_staff
+from ingestion.statement_text import text_tables
+from ingestion.statements import StatementResult, parse_statement
+from ingestion.tables import extract_tables
+
+
+@dataclass
+class ReportExtraction:
+    path: str
+    sha256: str
+    identity: ReportIdentity
+    pages: list[str]
+    current: list[Value] = field(default_factory=list)  # the report's own year
+    prior: list[Value] = field(default_factory=list)  # the prior-year column
+    restated: list[Value] = field(default_factory=list)  # prior-year figures marked 调整后
+    statements: dict[str, StatementResult] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def company(self) -> Company:
+        ident = self.identity
+        aliases = tuple(a for a in (ident.short_name,) if a)
+        return Company(ident.code, ident.full_name or ident.short_name or ident.code, ident.short_name, aliases)
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _identity(path: Path, pages: list[str], basic: list[Value]) -> ReportIdentity:
+    ident = parse_filename(path)
+    by_field = {v.field: str(v.value) for v in basic}
+    from_page = ReportIdentity(by_field.get("证券代码"), by_field.get("公司名称"), by_field.get("公司简称"), None)
+    ident = ident.merged(from_page).merged(identity_from_text(pages))
+    if not ident.code or not ident.year:
+        raise PdfError("cannot tell the company code and year (neither from the file name nor the 公司简介 page)")
+    return ident
+
+
+def fill_from(res: StatementResult, alt: StatementResult) -> None:
+    """Add the fields ``res`` lacks from ``alt``, per column."""
+    for mine, theirs in ((res.current, alt.current), (res.prior, alt.prior)):
+        have = {v.field for v in mine}
+        mine += [v for v in theirs if v.field not in have]
+
+
+def extract_report(path: str | Path, sha256: str | None = None) -> ReportExtraction:
+    path = Path(path)
+    t0 = time.perf_counter()
+    text = read_pdf_text(path)
+    t1 = time.perf_counter()
+    sections = find_sections(text.pages)
+    where = locate(text.pages, sections)
+    tables = extract_tables(path, where.all_pages())
+    t2 = time.perf_counter()
+
+    def subset(pages: list[int]):
+        return {p: tables.get(p, []) for p in pages}, {p: text.page(p) for p in pages}
+
+    basic = extract_basic(*subset(where.tables.get("basic", [])))
+    rd = extract_rd(*subset(where.tables.get("rd", [])))
+    staff = extract_staff(*subset(where.tables.get("staff", [])))
+    have = {v.field for v in rd}
+    current = basic + rd + [v for v in staff if v.field not in have]
+    prior: list[Value] = []
+    restated: list[Value] = []
+    statements = {}
+    for kind, pages in where.statements.items():
+        unit = statement_unit(kind, text.page(pages[0]))
+        res = parse_statement(kind, [t for p in pages for t in tables.get(p, [])], unit, boundaries=where.boundaries.get(kind, set()))
+        # The text layer fills what the tables missed (camelot cut a table short, or found none).
+        fill_from(res, parse_statement(kind, text_tables(kind, {p: text.page(p) for p in pages}), unit))
+        statements[kind] = res
+        current += res.current
+        prior += res.prior
+        restated += res.restated
+    ident = _identity(path, text.pages, basic)
+    t3 = time.perf_counter()
+    return ReportExtraction(
+        path=str(path), sha256=sha256 or file_sha256(path), identity=ident, pages=text.pages,
+        current=current, prior=prior, restated=restated, statements=statements,
+        timings={"text_s": t1 - t0, "tables_s": t2 - t1, "parse_s": t3 - t2, "total_s": t3 - t0},
+    )

@@ -1,0 +1,147 @@
+"""Page recall: where the consolidated statements and the basic-info, staff and R&D tables are.
+
+Statements are found by their heading line (a line that is only "合并资产负债表", possibly numbered),
+never by a mention in running text (the audit opinion names them in sentences) or the table of contents.
+The 母公司 statements are not targets; their headings end the consolidated ones.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from ingestion.numbers import find_unit
+from ingestion.sections import SectionMap
+
+STATEMENT_KINDS = ("balance", "income", "cash_flow")
+
+# Heading lines of the consolidated statements. Banks and insurers print group and parent side by side
+# under one heading ("合并及银行资产负债表"); their first value columns are the group's.
+CONSOLIDATED_HEADINGS = {
+    "balance": ("合并资产负债表", "合并及公司资产负债表", "合并及母公司资产负债表", "合并及银行资产负债表",
+                "合并财务状况表", "资产负债表(合并)"),
+    "income": ("合并利润表", "合并及公司利润表", "合并及母公司利润表", "合并及银行利润表", "合并损益表",
+               "合并利润及利润分配表", "利润表(合并)"),
+    "cash_flow": ("合并现金流量表", "合并及公司现金流量表", "合并及母公司现金流量表", "合并及银行现金流量表",
+                  "现金流量表(合并)"),
+}
+# A company without subsidiaries prints the plain headings only.
+PLAIN_HEADINGS = {"balance": ("资产负债表",), "income": ("利润表", "损益表"), "cash_flow": ("现金流量表",)}
+# Headings that end a statement: any other statement, the parent company's, and the equity statement.
+ENDING_HEADINGS = (
+    *[h for hs in CONSOLIDATED_HEADINGS.values() for h in hs],
+    "母公司资产负债表", "母公司利润表", "母公司现金流量表", "公司资产负债表", "公司利润表", "公司现金流量表",
+    "合并所有者权益变动表", "合并股东权益变动表", "母公司所有者权益变动表", "母公司股东权益变动表",
+    "所有者权益变动表", "股东权益变动表",
+)
+MAX_STATEMENT_PAGES = 8
+
+# Keyword recall for the key-value tables; a page must hit at least `min_hits` of them.
+TABLE_KEYWORDS = {
+    "basic": (("公司的中文名称", "公司的法定代表人", "公司注册地址", "公司办公地址", "电子信箱", "公司网址",
+               "基本情况简介", "公司信息", "中文简称", "股票简称", "联系人和联系方式"), 3),
+    "staff": (("在职员工的数量合计", "专业构成", "教育程度", "员工情况", "母公司在职员工的数量", "生产人员",
+               "本科", "大专"), 3),
+    # SSE: 研发投入情况表 with 本期费用化研发投入…; SZSE: 研发人员数量 / 研发投入金额 over several years.
+    "rd": (("研发投入合计", "本期费用化研发投入", "本期资本化研发投入", "研发投入总额占营业收入比例",
+            "研发人员的数量", "研发投入情况表", "研发投入资本化的比重", "研发投入金额", "研发人员数量占比",
+            "研发投入占营业收入比例", "资本化研发投入占研发投入的比例"), 2),
+}
+# Sections each table lives in (by title keyword), used to prefer the right candidate page.
+TABLE_SECTIONS = {"basic": ("公司简介",), "staff": ("员工",), "rd": ("经营情况", "管理层讨论")}
+
+_ENUM = re.compile(r"^(?:[一二三四五六七八九十]+[、.]|\(?[一二三四五六七八九十\d]+[)、.]|[(（]?[一二三四五六七八九十]+[)）])")
+_TRAIL = re.compile(r"\((?:续|续表|合并|未经审计)\)$")
+
+
+def heading_form(line: str) -> str:
+    """A line as a possible heading: NFKC, no spaces, no enumeration prefix or (续) suffix."""
+    text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", line))
+    text = _ENUM.sub("", text)
+    return _TRAIL.sub("", text)
+
+
+@dataclass
+class Located:
+    statements: dict[str, list[int]] = field(default_factory=dict)  # kind → pages, in order
+    tables: dict[str, list[int]] = field(default_factory=dict)  # basic/staff/rd → pages
+    boundaries: dict[str, set[int]] = field(default_factory=dict)  # kind → pages where another heading stands
+
+    def all_pages(self) -> list[int]:
+        pages = {p for ps in (*self.statements.values(), *self.tables.values()) for p in ps}
+        return sorted(pages)
+
+
+def _heading_pages(pages: list[str], forms: set[str], start: int) -> list[int]:
+    return [
+        n for n in range(start, len(pages) + 1)
+        if any(heading_form(line) in forms for line in pages[n - 1].splitlines())
+    ]
+
+
+def _financial_start(sections: SectionMap | None) -> int:
+    fin = sections.find("财务报告", "财务报表") if sections else None
+    return fin.start if fin else 1
+
+
+ALL_HEADINGS = frozenset(ENDING_HEADINGS) | {h for hs in PLAIN_HEADINGS.values() for h in hs}
+
+
+def locate_statements(pages: list[str], sections: SectionMap | None = None
+                      ) -> tuple[dict[str, list[int]], dict[str, set[int]]]:
+    """Pages of each statement, and per statement the pages where another statement's heading stands
+    (a continuation heading "合并资产负债表（续）" is the statement's own and does not end it)."""
+    start = _financial_start(sections)
+    out: dict[str, list[int]] = {}
+    boundaries: dict[str, set[int]] = {}
+    for kind in STATEMENT_KINDS:
+        own = set(CONSOLIDATED_HEADINGS[kind])
+        found = _heading_pages(pages, own, start)
+        if not found:
+            own = set(PLAIN_HEADINGS[kind])
+            found = _heading_pages(pages, own, start)
+        if not found:
+            continue
+        first = found[0]
+        others = _heading_pages(pages, set(ALL_HEADINGS - own), first)
+        boundaries[kind] = set(others)
+        # The statement runs to the page where the next heading stands (inclusive: it may end on that
+        # page above the heading).
+        later = [p for p in others if p > first]
+        last = min(later[0] if later else len(pages), first + MAX_STATEMENT_PAGES - 1, len(pages))
+        out[kind] = list(range(first, last + 1))
+    return out, boundaries
+
+
+def locate_tables(pages: list[str], sections: SectionMap | None = None) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for kind, (keywords, min_hits) in TABLE_KEYWORDS.items():
+        scored = []
+        for n, text in enumerate(pages, 1):
+            flat = re.sub(r"\s+", "", text)
+            hits = sum(1 for k in keywords if k in flat)
+            if hits >= min_hits and "......" not in flat:
+                sec = sections.at(n) if sections else None
+                in_section = bool(sec and any(k in sec.title for k in TABLE_SECTIONS[kind]))
+                scored.append((in_section, hits, -n, n))
+        if not scored:
+            continue
+        best = max(scored)[3]
+        # The table may run onto the next page: take it when it names any keyword too.
+        nxt = re.sub(r"\s+", "", pages[best]) if best < len(pages) else ""
+        out[kind] = [best] + ([best + 1] if any(k in nxt for k in keywords) else [])
+    return out
+
+
+def locate(pages: list[str], sections: SectionMap | None = None) -> Located:
+    statements, boundaries = locate_statements(pages, sections)
+    return Located(statements, locate_tables(pages, sections), boundaries)
+
+
+def statement_unit(kind: str, page_text: str) -> str:
+    """The unit printed under the statement's heading (not one of a table above it on the page)."""
+    forms = set(CONSOLIDATED_HEADINGS[kind]) | set(PLAIN_HEADINGS[kind])
+    lines = page_text.splitlines()
+    at = next((i for i, line in enumerate(lines) if heading_form(line) in forms), 0)
+    return find_unit("\n".join(lines[at:at + 12]), find_unit(page_text))

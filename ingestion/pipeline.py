@@ -1,0 +1,121 @@
+"""Ingest one report: extract, then write everything it contributes in one transaction."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agent.configuration import Settings, get_settings
+from agent.store import Store
+from ingestion.extract import ReportExtraction, extract_report, file_sha256
+from ingestion.pdf_text import PdfError
+
+log = logging.getLogger(__name__)
+
+OK, SKIPPED, FAILED = "ok", "skipped", "failed"
+
+
+@dataclass
+class IngestResult:
+    path: str
+    status: str  # ok | skipped | failed
+    reason: str | None = None
+    company_code: str | None = None
+    year: int | None = None
+    report_id: int | None = None
+    pages: int = 0
+    values: int = 0  # values recorded (current + prior year)
+    chunks: int = 0
+    seconds: float = 0.0
+    peak_rss_mb: float | None = None  # of the process that extracted it
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == OK
+
+    def line(self) -> str:
+        name = Path(self.path).name
+        if self.status == OK:
+            return (f"ok       {name}: {self.company_code} {self.year}, {self.pages} pages, "
+                    f"{self.values} values, {self.chunks} chunks, {self.seconds:.1f}s")
+        if self.status == SKIPPED:
+            return f"skipped  {name}: {self.reason}"
+        return f"failed   {name}: {self.reason}"
+
+
+def write_extraction(store: Store, ex: ReportExtraction, *, existing_id: int | None = None) -> tuple[int, int, int]:
+    """One transaction: company, report, values (own year, prior-year column, restatements), chunks.
+    Returns (report id, values recorded, chunks)."""
+    from ingestion.chunks import make_chunks
+    from ingestion.sections import find_sections
+
+    ident = ex.identity
+    with store.transaction() as conn:
+        if existing_id is not None:
+            # --force: drop what the earlier run of this file contributed before writing it again.
+            store.delete_report_data(conn, existing_id)
+        store.upsert_company(ex.company, conn)
+        rid = store.add_report(conn, company_code=ident.code, year=ident.year, file_name=Path(ex.path).name,
+                               sha256=ex.sha256, pages=len(ex.pages))
+        store.record_values(conn, ident.code, ident.year, ex.current, source="report", report_id=rid)
+        # Restated prior-year figures first, then the as-reported ones, so the cell ends up as reported.
+        store.record_values(conn, ident.code, ident.year - 1, ex.restated, source="report_prior_year", report_id=rid)
+        store.record_values(conn, ident.code, ident.year - 1, ex.prior, source="report_prior_year", report_id=rid)
+        rows = make_chunks(ex.pages, find_sections(ex.pages), company_code=ident.code, year=ident.year, report_id=rid)
+        store.add_chunks(conn, rows)
+    return rid, len(ex.current) + len(ex.prior) + len(ex.restated), len(rows)
+
+
+def index_chunks(store: Store, report_id: int, settings: Settings | None = None) -> None:
+    """After commit: put the report's chunks into the dense index when an embedding model is configured."""
+    settings = settings or get_settings()
+    if not settings.retrieval.embedding_model_dir:
+        return
+    try:
+        from tools.retrieval import index_report
+    except ImportError:
+        return
+    try:
+        index_report(settings, store, report_id)
+    except Exception as exc:  # the report is stored; a dense index can be rebuilt later
+        log.warning("dense indexing of report %s failed: %s", report_id, exc)
+
+
+def ingest_file(store: Store, path: str | Path, *, force: bool = False) -> IngestResult:
+    """Ingest one PDF into ``store``. A file already ingested (same sha256) is skipped unless ``force``.
+    Never raises for a bad file: the result says ``failed`` and why, and nothing is written."""
+    path = Path(path)
+    t0 = time.perf_counter()
+    try:
+        sha = file_sha256(path)
+    except OSError as exc:
+        return IngestResult(str(path), FAILED, f"cannot read file ({exc.strerror or exc})")
+    existing = store.report_by_sha256(sha)
+    if existing and existing.get("status") == OK and not force:
+        return IngestResult(str(path), SKIPPED, "already ingested (same sha256)", existing["company_code"],
+                            existing["year"], existing["id"], existing.get("pages") or 0)
+    try:
+        ex = extract_report(path, sha)
+    except PdfError as exc:
+        return IngestResult(str(path), FAILED, str(exc))
+    except Exception as exc:  # an unexpected extractor bug must not stop a batch
+        log.exception("extracting %s failed", path)
+        return IngestResult(str(path), FAILED, f"extraction error: {type(exc).__name__}: {exc}")
+    return commit_extraction(store, ex, existing_id=existing["id"] if existing else None, started=t0)
+
+
+def commit_extraction(store: Store, ex: ReportExtraction, *, existing_id: int | None = None,
+                      started: float | None = None, peak_rss_mb: float | None = None,
+                      settings: Settings | None = None) -> IngestResult:
+    t0 = started if started is not None else time.perf_counter()
+    try:
+        rid, n_values, n_chunks = write_extraction(store, ex, existing_id=existing_id)
+    except Exception as exc:
+        log.exception("writing %s failed", ex.path)
+        return IngestResult(ex.path, FAILED, f"database error: {type(exc).__name__}: {exc}")
+    index_chunks(store, rid, settings)
+    return IngestResult(ex.path, OK, None, ex.identity.code, ex.identity.year, rid, len(ex.pages), n_values, n_chunks,
+                        time.perf_counter() - t0, peak_rss_mb, ex.timings)

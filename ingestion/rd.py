@@ -1,0 +1,23 @@
+"""研发投入 table: 研发投入合计 and its parts, shares of revenue and capitalisation, 研发人员数量."""
+
+from __future__ import annotations
+
+from agent.store import Value
+from ingestion.keyvalue import collect, resolver_for
+from ingestion.numbers import find_unit
+from ingestion.tables import PageTable
+
+_ANCHORS = ("研发投入情况表", "研发投入")
+
+
+def _unit_near_table(text: str) -> str:
+    # The table's own "单位：元" line follows its heading; other units on the page belong to other tables.
+    for anchor in _ANCHORS:
+        at = text.find(anchor)
+        if at >= 0:
+            return find_unit(text[at:at + 400], find_unit(text))
+    return find_unit(text)
+
+
+def extract_rd(tables: dict[int, list[PageTable]], page_texts: dict[int, str]) -> list[Value]:
+    return collect(tables, page_texts, resolver_for(("rd",)), lambda page: _unit_near_table(page_texts.get(page, ""))).list()
