@@ -1,0 +1,277 @@
+"""The nianbao HTTP API: ``create_app(settings, *, ask=..., ask_stream=...)``.
+
+Routes: ``POST /v1/ask`` (JSON, or server-sent events with ``?stream=true`` / ``Accept: text/event-stream``),
+the OpenAI-compatible ``POST /v1/chat/completions`` and ``GET /v1/models``, ``GET /v1/threads/{id}``,
+``/healthz``, ``/metrics`` and the analyst web chat at ``/``.
+
+The agent is blocking (LangGraph + sync LLM clients); it runs on a dedicated thread pool sized for every
+in-flight conversation, so the event loop only moves bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+
+from agent.configuration import Settings, get_settings
+from serving import errors
+from serving import backend
+from serving.errors import ApiError, log
+from serving.limits import TokenBuckets, authenticate, read_json
+from serving.metrics import Metrics
+from serving.openai_compat import Completion, question_from_messages
+from serving.settings import ServingSettings
+from serving.streaming import SSE_HEADERS, coalesce, iterate_in_thread, sse, sse_data
+from serving.threads import ThreadLog
+
+STATIC = Path(__file__).parent / "static"
+# Letters, digits and a few separators: enough for UUIDs, e-mails in OpenAI's `user`, and our own ids.
+_THREAD_ID = re.compile(r"^[\w.:@-]{1,128}$")
+# C0 control characters other than tab and newline: never meaningful in a question, dropped.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Paths that are counted under their own label; anything else is "other" (bounded label cardinality).
+_ENDPOINTS = ("/v1/ask", "/v1/chat/completions", "/v1/models", "/v1/threads", "/healthz", "/metrics", "/")
+
+AskFn = Callable[..., dict[str, Any]]
+AskStreamFn = Callable[..., Iterator[dict[str, Any]]]
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    ask: AskFn | None = None,
+    ask_stream: AskStreamFn | None = None,
+    serving: ServingSettings | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+    serving = serving or ServingSettings()
+    if ask is None or ask_stream is None:
+        default_ask, default_stream = backend.resolve(serving.agent)
+        ask, ask_stream = ask or default_ask, ask_stream or default_stream
+    metrics = Metrics(settings.mode)
+    buckets = TokenBuckets(serving.rate_per_s, serving.rate_burst)
+    thread_log = ThreadLog(serving.thread_log_size)
+    executor = ThreadPoolExecutor(max_workers=serving.worker_threads, thread_name_prefix="nianbao-ask")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        executor.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(title="nianbao", version="0.1.0", lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app.state.metrics, app.state.serving, app.state.settings = metrics, serving, settings
+    errors.install(app, on_error=lambda path, kind: metrics.error(_endpoint(path), kind))
+    app.add_middleware(_CountRequests, metrics=metrics)
+
+    # Admission ---------------------------------------------------------------------------------------
+    def admit(request: Request) -> str:
+        identity = authenticate(request, serving)
+        buckets.check(identity)
+        return identity
+
+    def checked_question(value: Any) -> str:
+        if not isinstance(value, str):
+            raise ApiError(400, "invalid_question", "'question' must be a string")
+        question = _CONTROL.sub("", value).strip()
+        if not question:
+            raise ApiError(400, "empty_question", "'question' is empty")
+        if len(question) > serving.max_question_chars:
+            raise ApiError(400, "question_too_long",
+                           f"'question' has {len(question)} characters; the limit is {serving.max_question_chars}")
+        return question
+
+    def checked_thread(value: Any, source: str) -> str:
+        if value is None or value == "":
+            return uuid.uuid4().hex
+        if not isinstance(value, str) or not _THREAD_ID.match(value):
+            raise ApiError(400, "invalid_thread_id",
+                           f"{source} must be 1-128 letters, digits or . _ : @ -")
+        return value
+
+    # Running the agent -------------------------------------------------------------------------------
+    async def run_ask(question: str, thread_id: str) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        metrics.in_flight.inc()
+        try:
+            result = await loop.run_in_executor(
+                executor, lambda: ask(question, thread_id=thread_id, settings=settings))
+        finally:
+            metrics.in_flight.dec()
+        finish(question, thread_id, result)
+        return result
+
+    def finish(question: str, thread_id: str, result: dict[str, Any]) -> None:
+        result.setdefault("thread_id", thread_id)
+        metrics.answered(result)
+        thread_log.add(thread_id, question, result)
+
+    async def events(question: str, thread_id: str, endpoint: str) -> AsyncIterator[dict[str, Any]]:
+        """The agent's events, timing the first token; always ends with exactly one final or error."""
+        start = time.perf_counter()
+        first = True
+        metrics.in_flight.inc()
+        try:
+            make = lambda: ask_stream(question, thread_id=thread_id, settings=settings)  # noqa: E731
+            async for batch in iterate_in_thread(make, executor):
+                for event in coalesce(batch):
+                    kind = event.get("type") if isinstance(event, dict) else None
+                    if kind in ("token", "final") and first:
+                        first = False
+                        metrics.ttft.labels(endpoint=endpoint).observe(time.perf_counter() - start)
+                    if kind == "final":
+                        finish(question, thread_id, event["result"])
+                        metrics.latency.labels(endpoint=endpoint).observe(time.perf_counter() - start)
+                        yield event
+                        return
+                    if kind in ("step", "token"):
+                        yield event
+            raise RuntimeError("the agent's stream ended without a final event")
+        except ApiError as exc:
+            metrics.error(endpoint, exc.code)
+            yield {"type": "error", "error": errors.error_body(exc.status, exc.code, exc.message)["error"]}
+        except Exception:  # a bug of ours mid-stream: log it, tell the client only that it failed
+            request_id = uuid.uuid4().hex[:12]
+            log.exception("stream failed %s", request_id)
+            metrics.error(endpoint, "internal_error")
+            yield {"type": "error", "error": {"type": "server_error", "code": "internal_error",
+                                              "message": "internal error; the server log has the details",
+                                              "request_id": request_id}}
+        finally:
+            metrics.in_flight.dec()
+
+    # Routes ------------------------------------------------------------------------------------------
+    @app.post("/v1/ask")
+    async def ask_route(request: Request, stream: bool = False):
+        admit(request)
+        body = await read_json(request, serving.max_body_bytes)
+        unknown = set(body) - {"question", "thread_id"}
+        if unknown:
+            raise ApiError(400, "unknown_fields", f"unknown fields: {', '.join(sorted(unknown))}")
+        question = checked_question(body.get("question"))
+        thread_id = checked_thread(body.get("thread_id"), "'thread_id'")
+        headers = {"X-Thread-Id": thread_id}
+        if stream or "text/event-stream" in request.headers.get("accept", ""):
+            async def body_iter():
+                async for event in events(question, thread_id, "/v1/ask"):
+                    yield sse(event["type"], event)
+            return StreamingResponse(body_iter(), media_type="text/event-stream", headers={**SSE_HEADERS, **headers})
+        start = time.perf_counter()
+        result = await run_ask(question, thread_id)
+        elapsed = time.perf_counter() - start
+        metrics.latency.labels(endpoint="/v1/ask").observe(elapsed)
+        metrics.ttft.labels(endpoint="/v1/ask").observe(elapsed)
+        return JSONResponse(result, headers=headers)
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(request: Request):
+        admit(request)
+        body = await read_json(request, serving.max_body_bytes)
+        model = body.get("model")
+        if model != serving.public_model:
+            raise ApiError(404, "model_not_found", f"the model {model!r} does not exist; use {serving.public_model!r}")
+        question = checked_question(question_from_messages(body.get("messages")))
+        header_thread = request.headers.get("x-thread-id")
+        thread_id = checked_thread(header_thread or body.get("user"),
+                                   "the X-Thread-Id header" if header_thread else "'user'")
+        stream = body.get("stream", False)
+        if not isinstance(stream, bool):
+            raise ApiError(400, "invalid_request", "'stream' must be true or false")
+        completion = Completion(serving.public_model)
+        headers = {"X-Thread-Id": thread_id}
+        if not stream:
+            start = time.perf_counter()
+            result = await run_ask(question, thread_id)
+            elapsed = time.perf_counter() - start
+            metrics.latency.labels(endpoint="/v1/chat/completions").observe(elapsed)
+            metrics.ttft.labels(endpoint="/v1/chat/completions").observe(elapsed)
+            return JSONResponse(completion.full(result), headers=headers)
+
+        async def chunks():
+            yield sse_data(completion.chunk({"role": "assistant", "content": ""}))
+            streamed = False
+            async for event in events(question, thread_id, "/v1/chat/completions"):
+                if event["type"] == "token" and event.get("text"):
+                    streamed = True
+                    yield sse_data(completion.chunk({"content": event["text"]}))
+                elif event["type"] == "final":
+                    result = event["result"]
+                    if not streamed and result.get("answer"):  # an agent path that did not stream tokens
+                        yield sse_data(completion.chunk({"content": str(result["answer"])}))
+                    yield sse_data(completion.chunk({}, "stop", nianbao=result))
+                elif event["type"] == "error":
+                    yield sse_data({"error": event["error"]})
+            yield sse_data("[DONE]")
+
+        return StreamingResponse(chunks(), media_type="text/event-stream", headers={**SSE_HEADERS, **headers})
+
+    @app.get("/v1/models")
+    async def models(request: Request):
+        admit(request)
+        return {"object": "list", "data": [{"id": serving.public_model, "object": "model", "created": 0, "owned_by": "nianbao"}]}
+
+    @app.get("/v1/threads/{thread_id}")
+    async def thread(thread_id: str, request: Request):
+        admit(request)
+        turns = thread_log.get(thread_id) if _THREAD_ID.match(thread_id) else None
+        if turns is None:
+            raise ApiError(404, "unknown_thread", f"no thread {thread_id!r} on this server")
+        return {"thread_id": thread_id, "turns": turns}
+
+    @app.get("/healthz")
+    async def healthz():
+        return {"status": "ok", "mode": settings.mode}
+
+    @app.get("/metrics")
+    async def metrics_route():
+        return Response(metrics.render(), media_type=metrics.content_type)
+
+    @app.get("/", include_in_schema=False)
+    async def index():
+        return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+def _endpoint(path: str) -> str:
+    if path.startswith("/v1/threads/"):
+        return "/v1/threads"
+    return path if path in _ENDPOINTS else ("/static" if path.startswith("/static/") else "other")
+
+
+class _CountRequests:
+    """Pure ASGI (not BaseHTTPMiddleware): counts requests by endpoint and status without buffering streams."""
+
+    def __init__(self, app, metrics: Metrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        status = {"code": 500}
+
+        async def counting_send(message):
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, counting_send)
+        finally:
+            self.metrics.requests.labels(endpoint=_endpoint(scope["path"]), status=str(status["code"])).inc()
+
+
+def app_factory() -> FastAPI:
+    """For ``uvicorn serving.api:app_factory --factory``: settings from the environment."""
+    return create_app()

@@ -1,0 +1,34 @@
+"""Settings of the HTTP service only (keys, limits, pool sizes); read from ``NIANBAO_SERVE_*``.
+
+Kept apart from :mod:`agent.configuration` so the agent knows nothing about HTTP. Lists come from the
+environment as JSON: ``NIANBAO_SERVE_API_KEYS='["k1", "k2"]'``.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServingSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NIANBAO_SERVE_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Empty = no authentication (a trusted network); otherwise "Authorization: Bearer <key>" or "X-API-Key".
+    api_keys: list[str] = Field(default_factory=list)
+    max_body_bytes: int = Field(16 * 1024, ge=256)
+    max_question_chars: int = Field(500, ge=1)
+    # Token bucket per API key (per client address when no keys are configured): sustained requests per
+    # second and the burst allowed on top. 0 disables the limit.
+    rate_per_s: float = Field(20.0, ge=0)
+    rate_burst: int = Field(60, ge=1)
+    # Threads that run the blocking agent: one per in-flight conversation, so 128 concurrent
+    # conversations never queue behind each other in the service itself.
+    worker_threads: int = Field(256, ge=1)
+    # Threads remembered for GET /v1/threads/{id} (this process only; the checkpointer holds the state).
+    thread_log_size: int = Field(10_000, ge=0)
+    public_model: str = "nianbao"
+    # The module whose ask / ask_stream answer questions. "serving.passthrough_agent" (straight to the
+    # answer LLM) isolates the HTTP layer in load tests; "serving.fake_agent" needs no LLM at all.
+    agent: str = "agent.service"

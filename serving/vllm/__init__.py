@@ -1,0 +1,1 @@
+"""vLLM launch configurations: ``servers.toml`` (data), ``launch`` (arguments, scripts), ``validate``."""
