@@ -83,6 +83,8 @@ def chat(
             if event["type"] == "token":
                 sys.stdout.write(event["text"])
                 sys.stdout.flush()
+            elif event["type"] == "reset":  # the model's partial answer is withdrawn
+                sys.stdout.write("\n（以下为确定性答案）\n")
             elif event["type"] == "final":
                 final = event["result"]
         sys.stdout.write("\n")

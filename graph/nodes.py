@@ -8,6 +8,7 @@ template whenever the model fails or states a number the tools did not produce.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
@@ -24,6 +25,9 @@ from graph.verify import unsupported_numbers
 from tools.results import ToolResult
 
 log = logging.getLogger(__name__)
+
+# Where a streamed answer may be released: figures never span these.
+_SENTENCE_END = re.compile(r"[。！？!?；;\n]")
 
 # A question splits into parts only when its first part asks for figures; an open question's
 # 「…，并结合…分析」 stays whole.
@@ -221,39 +225,58 @@ def answer(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
 # Helpers ---------------------------------------------------------------------------------------
 def _emit(text: str) -> None:
     """Send answer text to whoever streams this run (CLI chat, SSE); a no-op otherwise."""
+    _emit_event({"type": "token", "text": text})
+
+
+def _emit_event(event: dict[str, Any]) -> None:
     try:
         writer = get_stream_writer()
     except RuntimeError:  # not inside a streaming run
         return
-    writer({"type": "token", "text": text})
+    writer(event)
 
 
 def _llm_answer(settings: Settings, question: str, result: ToolResult, draft: str) -> tuple[str, str | None]:
-    """(answer, fallback reason). Open/concept answers stream; figure answers are checked first."""
+    """(answer, fallback reason). The model's answer streams sentence by sentence, each sentence
+    released only once every figure in it is found in the tool results (so a number the tools did
+    not produce is never shown); on a failure or an unsupported figure the template answers."""
     if result.kind == "passages":
         messages = prompts.grounded_answer(question, result.passages)
     elif result.kind == "glossary":
         messages = prompts.concept_answer(question, result.values)
     else:
         messages = prompts.structured_answer(question, result.to_dict(), draft)
-    streamed = result.kind in ("passages", "glossary")
-    pieces: list[str] = []
+    sources = (result.to_dict(), question, draft)
+    shown: list[str] = []
+    pending = ""
+
+    def release(sentence: str) -> str | None:
+        bad = unsupported_numbers(sentence, *sources)
+        if bad:
+            return "answer model stated numbers the tools did not produce: " + ", ".join(sorted(map(str, bad)))
+        shown.append(sentence)
+        _emit(sentence)
+        return None
+
     try:
         for piece in llm.stream(settings, "answer", messages):
-            pieces.append(piece)
-            if streamed:
-                _emit(piece)
+            pending += piece
+            while (end := _SENTENCE_END.search(pending)) is not None:
+                sentence, pending = pending[: end.end()], pending[end.end():]
+                if (reason := release(sentence)) is not None:
+                    return _fall_back(draft, shown, reason)
+        if pending.strip() and (reason := release(pending)) is not None:
+            return _fall_back(draft, shown, reason)
     except llm.LLMUnavailable as exc:
-        _emit(draft)
-        return draft, str(exc)
-    text = "".join(pieces).strip()
-    bad = unsupported_numbers(text, result.to_dict(), question, draft)
-    if not text or bad:
-        reason = "answer model returned nothing" if not text else (
-            "answer model stated numbers the tools did not produce: " + ", ".join(sorted(map(str, bad)))
-        )
-        _emit(draft)
-        return draft, reason
-    if not streamed:
-        _emit(text)
+        return _fall_back(draft, shown, str(exc))
+    text = "".join(shown).strip()
+    if not text:
+        return _fall_back(draft, shown, "answer model returned nothing")
     return text, None
+
+
+def _fall_back(draft: str, shown: list[str], reason: str) -> tuple[str, str]:
+    if shown:  # tell streaming clients to drop the sentences they already showed
+        _emit_event({"type": "reset", "reason": reason})
+    _emit(draft)
+    return draft, reason

@@ -23,7 +23,7 @@ def rewording(request: dict):
     if match:
         return "根据年报数据，" + match.group(1).strip()
     if "段落" in text:
-        return "根据年报段落，公司积极履行社会责任（第1页）。"
+        return "根据年报段落，公司积极履行社会责任（第1页）。公司开展扶贫与抗疫捐赠。公司关爱困难员工。"
     return None
 
 
@@ -55,8 +55,14 @@ def test_adapters_are_addressed_by_their_configured_names(reports_settings, stub
 
 
 def test_a_number_the_tools_did_not_produce_is_not_shown(reports_settings, stub):
-    stub.replies = lambda r: "四方科技2019年的货币资金是123456789.00元。" if r["model"] == "nianbao-answer" else None
-    result = ask("四方科技2019年的货币资金是多少元？", settings=llm_settings(reports_settings, stub))
+    stub.replies = lambda r: (
+        "根据年报数据。四方科技2019年的货币资金是123456789.00元。" if r["model"] == "nianbao-answer" else None
+    )
+    events = list(ask_stream("四方科技2019年的货币资金是多少元？", settings=llm_settings(reports_settings, stub)))
+    streamed = "".join(e["text"] for e in events if e["type"] == "token")
+    assert "123456789" not in streamed  # never shown, not even while streaming
+    assert any(e["type"] == "reset" for e in events)  # the sentence already shown is withdrawn
+    result = events[-1]["result"]
     assert "123456789" not in result["answer"]
     assert "905402299.44" in result["answer"].replace(",", "")
     assert "did not produce" in result["fallback_reason"]
@@ -85,9 +91,10 @@ def test_open_answers_stream_token_by_token(reports_settings, stub):
     settings = llm_settings(reports_settings, stub)
     events = list(ask_stream("简要介绍金宇生物2020年的社会责任工作情况", settings=settings))
     tokens = [e["text"] for e in events if e["type"] == "token"]
-    assert len(tokens) > 3  # the stub streams one token per chunk
+    assert len(tokens) == 3  # released sentence by sentence as the stub streams
     final = events[-1]["result"]
     assert "".join(tokens) == final["answer"]
+    assert final["fallback_reason"] is None
     assert final["citations"]
 
 
