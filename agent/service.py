@@ -40,7 +40,7 @@ def ensure_sample(settings: Settings, store: Store, notify: Callable[[str], None
     for pdf in sample_reports():
         if notify:
             notify(f"首次使用：正在导入示例年报 {pdf.name} …")
-        result = ingest_file(store, pdf)
+        result = ingest_file(store, pdf, settings=settings)
         if notify:
             notify(f"导入完成：{result.status}，{result.pages or 0} 页")
 

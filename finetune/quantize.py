@@ -34,7 +34,9 @@ def calibration_messages(n: int = 256, *, seed: int = 0, registry: Path | None =
     rng = random.Random(seed)
     gen = QuestionGenerator(load_registry(registry), rng)
     labels = [label for label in INTENT_LABELS if label != STAT_LABEL]
-    system = templates()["prompts"]["answer"]
+    from graph.prompts import ANSWER_SYSTEM
+
+    system = ANSWER_SYSTEM
     money = [f.name for f in gen.fields if f.unit == "money"]
     chats = []
     for i in range(n):

@@ -42,11 +42,19 @@ CONCEPT_ANSWER = """任务：用两三句话解释下列金融或会计概念，
 {entries}
 回答："""
 
-INTENT_PROMPT = """任务：判断问题的意图类别。
-类别：基本信息、员工信息、财务报表、计算题、统计题、开放性问题、金融概念、其他。
-只输出JSON，格式：{{"intent": "类别"}}
-问题：{question}
-{{"""
+# HyDE: a hypothetical report passage to search with (tools/retrieval/hyde.py).
+HYDE_SYSTEM = (
+    "你是上市公司年度报告的撰写人。请用年度报告正文的口吻，写一段约150字、可能回答下列问题的原文段落。"
+    "不要解释，不要编造具体数字，只输出段落本身。"
+)
+
+# The LoRA adapters are served with exactly the system prompt and user turn they were trained on
+# (finetune/data/records.py builds the training records from these same constants).
+ADAPTER_SYSTEM = {
+    "intent": "你是上市公司年报问答系统的意图分类器。把用户问题归入以下类别之一：基本信息、员工信息、财务报表、计算题、统计题、开放性问题、金融概念、其他。只输出 JSON：{\"intent\": \"类别\"}。",
+    "nl2sql": "你是上市公司年报问答系统的 NL2SQL 模块。根据给出的 SQLite 表结构、字段说明和已识别的公司，把问题写成一条只读的 SELECT 语句。中文列名用双引号括起来；只输出 SQL。",
+    "keywords": "你是上市公司年报问答系统的关键词抽取器。从问题中抽取公司、年份、报表字段、计算指标和主题，输出 JSON：{\"company\": 公司名或null, \"years\": [年份], \"fields\": [字段], \"metrics\": [指标], \"topics\": [主题]}。字段用标准名称。",
+}
 
 
 def structured_answer(question: str, result: dict[str, Any], draft: str) -> list[tuple[str, str]]:
@@ -65,3 +73,16 @@ def grounded_answer(question: str, passages: list[dict[str, Any]]) -> list[tuple
 def concept_answer(question: str, entries: list[dict[str, Any]]) -> list[tuple[str, str]]:
     text = "\n".join(f"- {e.get('term')}: {e.get('definition')}" for e in entries)
     return [("system", ANSWER_SYSTEM), ("human", CONCEPT_ANSWER.format(question=question, entries=text))]
+
+
+def adapter_messages(task: str, user: str) -> list[tuple[str, str]]:
+    """What an adapter (intent / nl2sql / keywords) is sent: its trained system prompt and the user turn."""
+    return [("system", ADAPTER_SYSTEM[task]), ("human", user)]
+
+
+def nl2sql_user(question: str, columns: list[str], entities: list[tuple[str, str]]) -> str:
+    """The NL2SQL adapter's user turn: the relevant schema (look-alike columns explained), the linked
+    companies (mention → code) and the question — the layout it was trained on."""
+    from finetune.data.schema import render_schema
+
+    return render_schema(columns, entities) + "\n问题：" + question

@@ -1,19 +1,30 @@
-"""Batch ingestion: many PDFs, a process pool, a sha256 manifest, one transaction per report.
+"""Batch ingestion: many PDFs, worker processes, a sha256 manifest, one transaction per report.
 
-Workers only extract (CPU-bound, no database); the parent writes each report in one transaction as it
-arrives, so a kill mid-batch loses at most the report being written — and that one not partially — and
-a re-run skips what was committed. A bad file, or a worker that dies on one, never stops the batch.
+Workers hash and extract (CPU-bound, no database); the parent owns the database. A worker hashes its
+file first and asks the parent whether it is settled (the ``reports`` table, read only, and the files
+already claimed in this batch); only then does it extract. So nothing reads the whole batch before the
+first result, and every file is read by one process only. The parent writes each report in one
+transaction as it arrives, so a kill mid-batch loses at most the report being written — and that one
+not partially — and a re-run skips what was committed.
+
+A bad file never stops the batch: a failure is that file's result; a worker that dies (a crash inside
+pdfium) is replaced and only its file is reported failed; a worker that runs past the per-file time
+limit (``timeout_s``: camelot or pdfium hung on a page) is killed with SIGKILL — a hung C call cannot be
+interrupted any other way — and replaced, and its file is reported ``timed out after N s``.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import resource
+import signal
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from multiprocessing.connection import wait
 from pathlib import Path
 
 from agent.configuration import Settings
@@ -23,6 +34,9 @@ from ingestion.pdf_text import PdfError
 from ingestion.pipeline import FAILED, SKIPPED, IngestResult, commit_extraction
 
 OnResult = Callable[[IngestResult], None]
+
+DEFAULT_TIMEOUT_S = 300.0
+CRASHED = "worker process crashed while reading this file"
 
 
 def collect_pdfs(paths: Iterable[str | Path]) -> list[Path]:
@@ -47,6 +61,22 @@ def peak_rss_mb() -> float:
     """Peak resident memory of this process (Linux reports KiB, macOS bytes)."""
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss / (1 << 20) if sys.platform == "darwin" else rss / 1024
+
+
+def timed_out_reason(timeout_s: float) -> str:
+    return f"timed out after {timeout_s:g} s"
+
+
+def _hash_job(path: str) -> tuple[str | None, str | None]:
+    """Runs in a worker: (sha256, None) or (None, why the file cannot be read)."""
+    try:
+        return file_sha256(path), None
+    except FileNotFoundError:
+        return None, "file not found"
+    except IsADirectoryError:
+        return None, "cannot read file (is a directory)"
+    except OSError as exc:
+        return None, f"cannot read file ({exc.strerror or exc})"
 
 
 def _extract_job(path: str, sha: str) -> tuple[ReportExtraction | None, str | None, float, float]:
@@ -82,81 +112,224 @@ class _LazyStore:
         return self._store
 
 
-def _plan(paths: list[Path], lazy: _LazyStore, force: bool) -> tuple[list[tuple[Path, str, int | None]], list[IngestResult]]:
-    """Which files to extract (path, sha256, id of an earlier ingestion) and which are settled already."""
-    todo, settled = [], []
-    batch_shas: set[str] = set()
-    store = lazy.get() if lazy.exists() else None
-    for p in paths:
-        try:
-            sha = file_sha256(p)
-        except FileNotFoundError:
-            settled.append(IngestResult(str(p), FAILED, "file not found"))
-            continue
-        except OSError as exc:
-            settled.append(IngestResult(str(p), FAILED, f"cannot read file ({exc.strerror or exc})"))
-            continue
-        if sha in batch_shas:
-            settled.append(IngestResult(str(p), SKIPPED, "same file as another in this batch"))
-            continue
-        batch_shas.add(sha)
-        existing = store.report_by_sha256(sha) if store else None
-        if existing and existing.get("status") == "ok" and not force:
-            settled.append(IngestResult(str(p), SKIPPED, "already ingested (same sha256)", existing["company_code"],
-                                        existing["year"], existing["id"], existing.get("pages") or 0))
-            continue
-        todo.append((p, sha, existing["id"] if existing else None))
-    return todo, settled
+class _Manifest:
+    """The parent's answer to a worker's "I have file F with sha256 S: extract it?" — from the ``reports``
+    table (read only; the writes are the reports' own transactions) and the files claimed in this batch."""
+
+    def __init__(self, lazy: _LazyStore, force: bool):
+        self.lazy, self.force = lazy, force
+        self.claimed: set[str] = set()
+
+    def decide(self, path: Path, sha: str) -> tuple[IngestResult | None, int | None]:
+        """(a skipped result, None) when the file is settled, else (None, id of an earlier ingestion)."""
+        if sha in self.claimed:
+            return IngestResult(str(path), SKIPPED, "same file as another in this batch"), None
+        self.claimed.add(sha)
+        existing = self.lazy.get().report_by_sha256(sha) if self.lazy.exists() else None
+        if existing and existing.get("status") == "ok" and not self.force:
+            return IngestResult(str(path), SKIPPED, "already ingested (same sha256)", existing["company_code"],
+                                existing["year"], existing["id"], existing.get("pages") or 0), None
+        return None, existing["id"] if existing else None
 
 
-def _finish(lazy: _LazyStore, path: Path, existing_id, job) -> IngestResult:
+def _finish(lazy: _LazyStore, path: Path, existing_id, job, hash_s: float = 0.0) -> IngestResult:
     ex, reason, seconds, rss = job
     if ex is None:
-        return IngestResult(str(path), FAILED, reason, seconds=seconds, peak_rss_mb=rss)
+        return IngestResult(str(path), FAILED, reason, seconds=hash_s + seconds, peak_rss_mb=rss)
     result = commit_extraction(lazy.get(), ex, existing_id=existing_id, peak_rss_mb=rss, settings=lazy.settings)
-    result.seconds = seconds + result.seconds
+    result.seconds = hash_s + seconds + result.seconds
     return result
 
 
 def ingest_paths(settings: Settings, paths: Iterable[str | Path], *, workers: int = 1, force: bool = False,
-                 on_result: OnResult | None = None) -> list[IngestResult]:
-    """Ingest files and directories; returns one result per file (ok / skipped / failed + reason)."""
+                 on_result: OnResult | None = None, timeout_s: float | None = DEFAULT_TIMEOUT_S) -> list[IngestResult]:
+    """Ingest files and directories; returns one result per file (ok / skipped / failed + reason), in the
+    order of :func:`collect_pdfs`; ``on_result`` gets each as it is settled.
+
+    ``timeout_s`` is the limit per file, for reading (hashing) it and again for extracting it; a file
+    past it is reported failed and its worker killed. ``timeout_s=None`` with ``workers=1`` extracts in
+    this process (no limit: for debugging and profiling)."""
+    files = collect_pdfs(paths)
     lazy = _LazyStore(settings)
-    todo, results = _plan(collect_pdfs(paths), lazy, force)
-    for r in results:
+    manifest = _Manifest(lazy, force)
+    results: dict[int, IngestResult] = {}
+
+    def emit(i: int, r: IngestResult) -> None:
+        results[i] = r
         if on_result:
             on_result(r)
 
-    def emit(r: IngestResult) -> None:
-        results.append(r)
-        if on_result:
-            on_result(r)
-
-    if workers <= 1 or len(todo) <= 1:
-        for path, sha, existing_id in todo:
-            emit(_finish(lazy, path, existing_id, _extract_job(str(path), sha)))
-        return results
-
-    # A worker that dies (a crash inside pdfium) breaks the pool and every file in flight with it: those
-    # files are retried one at a time, each in a pool of its own, so only the culprit is reported failed.
-    ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    retry = []
-    with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as pool:
-        futures = {pool.submit(_extract_job, str(p), sha): (p, sha, eid) for p, sha, eid in todo}
-        for fut in as_completed(futures):
-            path, sha, existing_id = futures[fut]
-            try:
-                job = fut.result()
-            except BrokenProcessPool:
-                retry.append((path, sha, existing_id))
+    if timeout_s is not None and timeout_s <= 0:
+        raise ValueError("timeout_s must be positive (or None for no limit)")
+    if timeout_s is None and workers <= 1:
+        for i, path in enumerate(files):
+            t0 = time.perf_counter()
+            sha, reason = _hash_job(str(path))
+            if sha is None:
+                emit(i, IngestResult(str(path), FAILED, reason))
                 continue
-            emit(_finish(lazy, path, existing_id, job))
-    for path, sha, existing_id in retry:
-        with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
-            try:
-                job = pool.submit(_extract_job, str(path), sha).result()
-            except BrokenProcessPool:
-                emit(IngestResult(str(path), FAILED, "worker process crashed while reading this file"))
+            skipped, existing_id = manifest.decide(path, sha)
+            if skipped:
+                emit(i, skipped)
                 continue
-        emit(_finish(lazy, path, existing_id, job))
-    return results
+            emit(i, _finish(lazy, path, existing_id, _extract_job(str(path), sha), time.perf_counter() - t0))
+    elif files:
+        _Pool(files, min(max(workers, 1), len(files)), timeout_s, manifest, lazy, emit).run()
+    return [results[i] for i in range(len(files))]
+
+
+# The worker processes ----------------------------------------------------------------------------------
+# Each worker has a pipe of its own and does one file at a time:
+#   parent → path;  worker → ("hashed", sha, reason);  parent → True (extract) / False (settled);
+#   worker → ("done", job).   A None from the parent, or the parent's end closing, ends the worker.
+
+
+def _worker_main(conn, inherited_fds: tuple[int, ...]) -> None:
+    # A forked child holds copies of the parent's ends of every worker pipe, its own included: close them,
+    # or a worker never sees end-of-file when the parent dies, and lingers.
+    for fd in inherited_fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends the workers
+    try:
+        while (path := conn.recv()) is not None:
+            t0 = time.perf_counter()
+            sha, reason = _hash_job(path)
+            conn.send(("hashed", sha, reason, time.perf_counter() - t0))
+            if sha is not None and conn.recv():
+                conn.send(("done", _extract_job(path, sha)))
+    except (EOFError, OSError):  # the parent is gone
+        pass
+
+
+@dataclass
+class _Slot:
+    proc: multiprocessing.process.BaseProcess
+    conn: object
+    index: int | None = None  # the file it works on
+    deadline: float | None = None
+    existing_id: int | None = None
+    hash_s: float = 0.0
+
+
+class _Pool:
+    def __init__(self, files: list[Path], size: int, timeout_s: float | None, manifest: _Manifest,
+                 lazy: _LazyStore, emit: Callable[[int, IngestResult], None]):
+        self.files, self.size, self.timeout_s = files, size, timeout_s
+        self.manifest, self.lazy, self.emit = manifest, lazy, emit
+        self.fork = sys.platform.startswith("linux")
+        self.ctx = multiprocessing.get_context("fork" if self.fork else "spawn")
+        self.pending = deque(range(len(files)))
+        self.slots: list[_Slot] = []
+
+    # life cycle
+    def _start(self) -> _Slot:
+        parent_end, child_end = self.ctx.Pipe()
+        inherited = tuple(s.conn.fileno() for s in self.slots) + (parent_end.fileno(),) if self.fork else ()
+        proc = self.ctx.Process(target=_worker_main, args=(child_end, inherited), daemon=True,
+                                name="nianbao-ingest-worker")
+        proc.start()
+        child_end.close()
+        slot = _Slot(proc, parent_end)
+        self.slots.append(slot)
+        return slot
+
+    def _retire(self, slot: _Slot, *, kill: bool) -> None:
+        if not kill:
+            slot.proc.join(timeout=5)
+        if slot.proc.is_alive():
+            slot.proc.kill()
+            # One stuck in uninterruptible I/O (a dead network mount) outlives even SIGKILL for a while:
+            # it is left behind rather than allowed to stall the batch.
+            slot.proc.join(timeout=5)
+        slot.conn.close()
+        self.slots.remove(slot)
+
+    def _deadline(self) -> float | None:
+        return time.monotonic() + self.timeout_s if self.timeout_s is not None else None
+
+    def _assign(self, slot: _Slot) -> None:
+        """Give ``slot`` the next file, or stop it when there is none."""
+        slot.index, slot.deadline, slot.existing_id, slot.hash_s = None, None, None, 0.0
+        if not self.pending:
+            try:
+                slot.conn.send(None)
+            except OSError:
+                pass
+            self._retire(slot, kill=False)
+            return
+        i = self.pending.popleft()
+        try:
+            slot.conn.send(str(self.files[i]))
+        except OSError:  # it died while idle: a fresh one takes the file
+            self.pending.appendleft(i)
+            self._retire(slot, kill=True)
+            self._assign(self._start())
+            return
+        slot.index, slot.deadline = i, self._deadline()
+
+    def _settle(self, slot: _Slot, result: IngestResult, *, kill: bool = False) -> None:
+        self.emit(slot.index, result)
+        if kill:
+            self._retire(slot, kill=True)
+            if self.pending:
+                self._assign(self._start())
+        else:
+            self._assign(slot)
+
+    # events
+    def _message(self, slot: _Slot, msg) -> None:
+        path = self.files[slot.index]
+        if msg[0] == "hashed":
+            _, sha, reason, slot.hash_s = msg
+            if sha is None:
+                return self._settle(slot, IngestResult(str(path), FAILED, reason))
+            skipped, slot.existing_id = self.manifest.decide(path, sha)
+            try:
+                slot.conn.send(skipped is None)
+            except OSError:  # it died after hashing (a settled file is still settled: _assign replaces it)
+                if skipped is None:
+                    return self._crashed(slot)
+            if skipped:
+                return self._settle(slot, skipped)
+            slot.deadline = self._deadline()  # the time limit again, for the extraction
+        else:
+            self._settle(slot, _finish(self.lazy, path, slot.existing_id, msg[1], slot.hash_s))
+
+    def _crashed(self, slot: _Slot) -> None:
+        slot.proc.join(timeout=5)
+        code = slot.proc.exitcode
+        detail = f" (signal {-code})" if code is not None and code < 0 else f" (exit code {code})" if code else ""
+        self._settle(slot, IngestResult(str(self.files[slot.index]), FAILED, CRASHED + detail), kill=True)
+
+    def run(self) -> None:
+        try:
+            for _ in range(self.size):
+                self._assign(self._start())
+            while busy := [s for s in self.slots if s.index is not None]:
+                deadlines = [s.deadline for s in busy if s.deadline is not None]
+                wait_s = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+                ready = set(wait([s.conn for s in busy] + [s.proc.sentinel for s in busy], wait_s))
+                for slot in busy:
+                    if slot.index is None or slot not in self.slots:
+                        continue
+                    if slot.conn in ready:
+                        try:
+                            msg = slot.conn.recv()
+                        except (EOFError, OSError):
+                            self._crashed(slot)
+                            continue
+                        self._message(slot, msg)
+                    elif slot.proc.sentinel in ready:
+                        self._crashed(slot)
+                now = time.monotonic()
+                for slot in [s for s in self.slots if s.index is not None and s.deadline is not None]:
+                    # A result already in the pipe is not a hang: the parent was busy writing a report.
+                    if now >= slot.deadline and not slot.conn.poll():
+                        self._settle(slot, IngestResult(str(self.files[slot.index]), FAILED,
+                                                        timed_out_reason(self.timeout_s)), kill=True)
+        finally:
+            for slot in list(self.slots):
+                self._retire(slot, kill=True)

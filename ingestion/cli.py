@@ -21,6 +21,9 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="PDF files or directories of them")],
     workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="worker processes")] = 1,
     force: Annotated[bool, typer.Option("--force", help="re-ingest files already in the manifest")] = False,
+    timeout_s: Annotated[float, typer.Option(
+        "--timeout-s", min=0.001, help="per-file time limit in seconds: a file past it is reported failed and its "
+        "worker killed and replaced")] = 300.0,
 ) -> None:
     """Ingest annual-report PDFs: wide-table rows, provenance and text chunks."""
     from agent.configuration import get_settings
@@ -40,7 +43,7 @@ def ingest(
             progress.console.print(f"[{_STYLE[r.status]}]{r.line()}[/]", highlight=False, soft_wrap=True)
             progress.update(task, advance=1, description=Path(r.path).name[:40])
 
-        ingest_paths(get_settings(), files, workers=workers, force=force, on_result=on_result)
+        ingest_paths(get_settings(), files, workers=workers, force=force, on_result=on_result, timeout_s=timeout_s)
     out.print(f"{len(files)} files: {counts['ok']} ok, {counts['skipped']} skipped, {counts['failed']} failed")
     if counts["failed"]:
         raise typer.Exit(1)

@@ -70,8 +70,10 @@ def write_extraction(store: Store, ex: ReportExtraction, *, existing_id: int | N
 
 
 def index_chunks(store: Store, report_id: int, settings: Settings | None = None) -> None:
-    """After commit: put the report's chunks into the dense index when an embedding model is configured."""
-    settings = settings or get_settings()
+    """After commit: put the report's chunks into the dense index when an embedding model is configured.
+    ``settings`` should be the caller's (those the store was opened from); without them, the process-wide
+    ``get_settings()`` decide, which is only right when the store is that home's."""
+    settings = settings if settings is not None else get_settings()
     if not settings.retrieval.embedding_model_dir:
         return
     try:
@@ -84,9 +86,10 @@ def index_chunks(store: Store, report_id: int, settings: Settings | None = None)
         log.warning("dense indexing of report %s failed: %s", report_id, exc)
 
 
-def ingest_file(store: Store, path: str | Path, *, force: bool = False) -> IngestResult:
+def ingest_file(store: Store, path: str | Path, *, force: bool = False, settings: Settings | None = None) -> IngestResult:
     """Ingest one PDF into ``store``. A file already ingested (same sha256) is skipped unless ``force``.
-    Never raises for a bad file: the result says ``failed`` and why, and nothing is written."""
+    Never raises for a bad file: the result says ``failed`` and why, and nothing is written.
+    ``settings`` (those ``store`` belongs to) decide the dense indexing after commit; see :func:`index_chunks`."""
     path = Path(path)
     t0 = time.perf_counter()
     try:
@@ -104,7 +107,7 @@ def ingest_file(store: Store, path: str | Path, *, force: bool = False) -> Inges
     except Exception as exc:  # an unexpected extractor bug must not stop a batch
         log.exception("extracting %s failed", path)
         return IngestResult(str(path), FAILED, f"extraction error: {type(exc).__name__}: {exc}")
-    return commit_extraction(store, ex, existing_id=existing["id"] if existing else None, started=t0)
+    return commit_extraction(store, ex, existing_id=existing["id"] if existing else None, started=t0, settings=settings)
 
 
 def commit_extraction(store: Store, ex: ReportExtraction, *, existing_id: int | None = None,

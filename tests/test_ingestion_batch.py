@@ -10,6 +10,7 @@ import signal
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -244,3 +245,128 @@ def test_cli_bench_reports_floor_ratio(cli, minis):
     assert result.exit_code == 0, result.output
     assert "pages/s per worker" in result.output and "ratio ingestion/floor" in result.output
     assert "peak RSS per worker" in result.output
+
+
+# Per-file time limit, crashes, hashing in the workers ---------------------------------------------------
+LIMIT_S = 5  # the per-file limit in these tests: a good mini takes about 1-2 s in a worker on a loaded machine
+HANG_S = 60  # far past it: were the limit not enforced, a test would take this long and then fail
+
+
+def _variant(src: Path, dest: Path) -> Path:
+    """The same PDF with one byte more after %%EOF: readable, and a sha256 of its own."""
+    dest.write_bytes(src.read_bytes() + b"\n")
+    return dest
+
+
+@pytest.fixture
+def misbehave(monkeypatch, tmp_path):
+    """camelot hangs on any file named hang*.pdf (signals blocked, like a process stuck in a C call, so
+    only SIGKILL ends it) and crashes the process on crash*.pdf. Workers are forked, so they inherit this.
+    Returns the file where a hung worker writes its pid."""
+    import camelot  # noqa: F401  loaded before the workers fork, so the limit times extraction, not a 2 s import
+
+    import ingestion.extract
+
+    real, pid_file = ingestion.extract.extract_tables, tmp_path / "hung.pid"
+
+    def extract_tables(path, pages):
+        name = Path(path).name
+        if name.startswith("hang"):
+            pid_file.write_text(str(os.getpid()))
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGALRM})
+            time.sleep(HANG_S)
+        if name.startswith("crash"):
+            os.kill(os.getpid(), signal.SIGSEGV)
+        return real(path, pages)
+
+    monkeypatch.setattr(ingestion.extract, "extract_tables", extract_tables)
+    return pid_file
+
+
+def _assert_killed(pid_file: Path) -> None:
+    pid = int(pid_file.read_text())
+    assert pid != os.getpid()
+    with pytest.raises(ProcessLookupError):  # killed and reaped, not left sleeping
+        os.kill(pid, 0)
+
+
+def test_a_hung_and_a_crashing_file_cost_only_themselves(tmp_path, minis, misbehave):
+    hang = _variant(minis[0], tmp_path / "hang.pdf")
+    crash = _variant(minis[1], tmp_path / "crash.pdf")
+    settings = Settings(home=tmp_path / "home")
+    seen = []
+    t0 = time.monotonic()
+    results = ingest_paths(settings, [hang, crash, *minis], workers=2, timeout_s=LIMIT_S + 0.5, on_result=seen.append)
+    elapsed = time.monotonic() - t0
+    assert elapsed < HANG_S / 2
+    assert [Path(r.path).name for r in results] == ["hang.pdf", "crash.pdf", *(m.name for m in minis)]
+    assert [r.status for r in results] == ["failed", "failed", "ok", "ok"], [r.reason for r in results]
+    assert results[0].reason == f"timed out after {LIMIT_S + 0.5:g} s"
+    assert results[1].reason.startswith("worker process crashed while reading this file")
+    assert sorted(map(id, seen)) == sorted(map(id, results))
+    _assert_killed(misbehave)
+    store = Store(settings.db_url)
+    assert {r["company_code"] for r in store.reports()} == {"603339", "600201"}
+
+
+def test_cli_timeout_kills_and_replaces_the_only_worker(cli, tmp_path, minis, misbehave):
+    hang = _variant(minis[1], tmp_path / "hang.pdf")
+    t0 = time.monotonic()
+    result = CliRunner().invoke(cli, ["ingest", str(hang), str(minis[0]), "--timeout-s", str(LIMIT_S)])
+    assert time.monotonic() - t0 < HANG_S / 2
+    assert result.exit_code == 1, result.output
+    assert f"hang.pdf: timed out after {LIMIT_S} s" in result.output
+    assert "2 files: 1 ok, 0 skipped, 1 failed" in result.output
+    _assert_killed(misbehave)
+
+
+def test_workers_hash_and_the_manifest_still_skips(tmp_path, minis, monkeypatch):
+    """The parent reads no file: each worker hashes its own, just before extracting it, so the first
+    result comes before the last file is read; done files are still skipped, and --force re-ingests."""
+    import ingestion.batch
+
+    log = tmp_path / "events.log"
+
+    def note(event: str) -> None:
+        with open(log, "a", encoding="utf-8") as fh:  # appends from several processes, one line each
+            fh.write(event + "\n")
+
+    real = ingestion.batch.file_sha256
+
+    def file_sha256(path):
+        note(f"hash {os.getpid()} {Path(path).name}")
+        return real(path)
+
+    monkeypatch.setattr(ingestion.batch, "file_sha256", file_sha256)
+    settings = Settings(home=tmp_path / "home")
+    first = ingest_paths(settings, minis, on_result=lambda r: note(f"result {Path(r.path).name}"))
+    assert [r.status for r in first] == ["ok", "ok"]
+    events = log.read_text(encoding="utf-8").splitlines()
+    names = [m.name for m in minis]
+    hashers = {e.split()[1] for e in events if e.startswith("hash")}
+    assert str(os.getpid()) not in hashers
+    assert [e.split()[0] + " " + e.split()[-1] for e in events] == [
+        f"hash {names[0]}", f"result {names[0]}", f"hash {names[1]}", f"result {names[1]}"]
+
+    copy = tmp_path / "copy" / names[0]
+    copy.parent.mkdir()
+    copy.write_bytes(minis[0].read_bytes())
+    again = ingest_paths(settings, [*minis, copy], workers=2)
+    assert [r.status for r in again] == ["skipped"] * 3
+    assert again[1].reason == "already ingested (same sha256)" and again[1].company_code == "600201"
+    assert sorted(r.reason for r in (again[0], again[2])) == [
+        "already ingested (same sha256)", "same file as another in this batch"]
+
+    store = Store(settings.db_url)
+    before = (count(store, "reports"), count(store, "provenance"), count(store, "chunks"))
+    [forced] = ingest_paths(settings, [minis[0]], force=True)
+    assert forced.status == "ok"
+    assert (count(store, "reports"), count(store, "provenance"), count(store, "chunks")) == before
+
+
+def test_unreadable_paths_fail_in_the_worker(tmp_path):
+    settings = Settings(home=tmp_path / "home")
+    missing = tmp_path / "gone.pdf"
+    results = ingest_paths(settings, [missing], workers=1)
+    assert [(r.status, r.reason) for r in results] == [("failed", "file not found")]
+    assert not (tmp_path / "home" / "nianbao.sqlite").exists()

@@ -135,7 +135,7 @@ def test_stream_wrapped_label_is_joined():
     rows = [["项目", "2019年12月31日", "2018年12月31日"], ["以公允价值计量且其变动", "", ""],
             ["计入当期损益的金融负债", "", "6,049,569.00"], ["负债合计", "7.00", "8.00"]]
     res = parse_statement("balance", [table(rows, flavor="stream")], "元")
-    assert vals(res.prior)["以公允价值计量且其变动计入当期损益的金融负债"] == Decimal("6049569.00")
+    assert vals(res.prior)["公允价值计量且变动计入损益的金融负债"] == Decimal("6049569.00")
 
 
 def test_first_non_empty_value_wins():
@@ -377,7 +377,7 @@ def test_text_fallback_rows_and_wrapped_labels():
     res = parse_statement("balance", text_tables("balance", {59: page1, 61: page2}), "元")
     cur, prior = vals(res.current), vals(res.prior)
     assert cur["货币资金"] == Decimal("905402299.44") and prior["货币资金"] == Decimal("627041535.44")
-    assert cur["以公允价值计量且其变动计入当期损益的金融负债"] == Decimal("1000.00")
+    assert cur["公允价值计量且变动计入损益的金融负债"] == Decimal("1000.00")
     assert cur["归属于母公司所有者权益合计"] == Decimal("1745401890.46")
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from finetune.data.nl2sql import SqlExample
+from graph.prompts import ADAPTER_SYSTEM
 from finetune.data.questions import Question
-from finetune.data.resources import templates
 
 TASKS = ("intent", "nl2sql", "keywords")
 
@@ -14,7 +14,7 @@ TASKS = ("intent", "nl2sql", "keywords")
 def _record(task: str, user: str, answer: str, meta: dict) -> dict:
     return {
         "messages": [
-            {"role": "system", "content": templates()["prompts"][task]},
+            {"role": "system", "content": ADAPTER_SYSTEM[task]},
             {"role": "user", "content": user},
             {"role": "assistant", "content": answer},
         ],

@@ -1,0 +1,276 @@
+"""Question understanding: companies, years, fields, formula, statistic, intent — and follow-ups.
+
+Everything here is deterministic and fast (one automaton pass per dictionary); the intent adapter is
+asked only when an LLM endpoint is configured. ``previous`` is the prior turn's :meth:`to_context`, so
+「那2018年呢？」 keeps the company and fields and changes the year.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from agent import intent as intent_rules
+from agent.entities import company_index, normalize
+from agent.fields import field_dictionary
+from agent.mentions import find_mentions
+from agent.years import parse_years, resolve_years
+from tools.formula import get_formula
+
+_CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+_DECIMALS = re.compile(r"(?:保留|小数点后|精确到)[^0-9一二两三四五六七八九，。,?？]{0,8}?([0-9一二两三四五六七八])\s*位")
+_TOP_N = re.compile(r"前\s*([0-9一二两三四五六七八九十]+)\s*(?:名|家|位|个)?")
+_NTH = re.compile(r"第\s*([0-9一二两三四五六七八九十]+)\s*(?:高|低|多|少|大|小|名)")
+_THRESHOLD = re.compile(r"(超过|高于|大于|多于|不低于|不少于|至少|低于|小于|少于|不足|不超过|不高于)?\s*(-?\d+(?:\.\d+)?)\s*(亿|万|千)?\s*(元|人|%|个)?\s*(以上|以下)?")
+_SCALE = {"亿": Decimal(10) ** 8, "万": Decimal(10) ** 4, "千": Decimal(1000), None: Decimal(1)}
+_PRONOUN = re.compile(r"^(?:那|那么)?(?:它|它们|其|该公司|这家公司|这个公司|该企业|这家企业|他们)")
+_PROVINCES = ("北京", "天津", "上海", "重庆", "河北", "山西", "辽宁", "吉林", "黑龙江", "江苏", "浙江", "安徽", "福建",
+              "江西", "山东", "河南", "湖北", "湖南", "广东", "海南", "四川", "贵州", "云南", "陕西", "甘肃", "青海",
+              "台湾", "内蒙古", "广西", "西藏", "宁夏", "新疆", "香港", "澳门")
+
+
+@dataclass
+class CompanyRef:
+    code: str
+    name: str
+    short_name: str | None
+    mention: str | None = None  # how the question named it (answers echo it)
+
+
+@dataclass
+class Understanding:
+    question: str
+    intent: str
+    companies: list[CompanyRef] = field(default_factory=list)
+    years: list[int] = field(default_factory=list)
+    fields: list[str] = field(default_factory=list)
+    field_mentions: dict[str, str] = field(default_factory=dict)
+    formula: str | None = None
+    statistic: dict | None = None
+    decimals: int | None = None
+    problems: list[str] = field(default_factory=list)
+    resolved_from_context: list[str] = field(default_factory=list)
+    intent_source: str = "rules"  # rules | llm
+
+    def to_context(self) -> dict[str, Any]:
+        """JSON-serialisable thread memory for the next turn."""
+        return asdict(self)
+
+    @classmethod
+    def from_context(cls, data: dict[str, Any]) -> Understanding:
+        data = dict(data)
+        data["companies"] = [CompanyRef(**c) for c in data.get("companies", [])]
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def _cn_int(text: str) -> int | None:
+    if text.isdigit():
+        return int(text)
+    if text == "十":
+        return 10
+    if text.startswith("十"):
+        return 10 + _CN_DIGITS.get(text[1:], 0)
+    if "十" in text:
+        a, _, b = text.partition("十")
+        return _CN_DIGITS.get(a, 1) * 10 + (_CN_DIGITS.get(b, 0) if b else 0)
+    return _CN_DIGITS.get(text)
+
+
+def parse_decimals(text: str) -> int | None:
+    m = _DECIMALS.search(text)
+    return _cn_int(m.group(1)) if m else None
+
+
+def parse_statistic(text: str, kind: str | None) -> dict | None:
+    if kind is None:
+        return None
+    stat: dict[str, Any] = {"kind": kind}
+    if kind == "rank":
+        asc = intent_rules.has_cue(text, "rank_asc")
+        stat["order"] = "asc" if asc else "desc"
+        if m := _NTH.search(text):
+            stat["nth"] = _cn_int(m.group(1)) or 1
+            stat["order"] = "asc" if m.group(0)[-1] in "低少小" else "desc"
+        stat["n"] = _cn_int(m.group(1)) if (m := _TOP_N.search(text)) else 1
+    elif kind == "count":
+        for m in _THRESHOLD.finditer(text):
+            word, number, scale, unit, side = m.groups()
+            if not (word or side) or (unit is None and scale is None and len(number) == 4 and not word):
+                continue  # a bare number (a year) is not a threshold
+            below = (word and word in intent_rules.cues("below")) or side == "以下"
+            value = Decimal(number) * _SCALE[scale]
+            stat.update(op="<" if below else ">", threshold=str(value), threshold_text=m.group(0).strip())
+            break
+        else:
+            return None
+    filters = {}
+    for p in _PROVINCES:
+        if p in text and (p + "省" in text or p + "市" in text or p + "的公司" in text or p + "地区" in text
+                          or p + "自治区" in text):
+            filters["省份"] = p
+    if filters:
+        stat["filters"] = filters
+    return stat
+
+
+_LEAD = re.compile(r"^(?:那么|那|它的|它|其|该公司的|该公司|这家公司的|还有)+")
+_TAIL = re.compile(r"(?:的)?(?:呢|吗|怎么样|如何|是多少|多少)?[?？。!！]*$")
+
+
+def analogous_field(previous_fields: list[str], text: str) -> str | None:
+    """「筹资活动的呢？」 after 投资活动产生的现金流量净额: the words replace the head of the previous
+    field, and the result must be a field of the dictionary."""
+    words = _TAIL.sub("", _LEAD.sub("", text.replace("\u3000", "")))
+    if not 2 <= len(words) <= 8:
+        return None
+    fd = field_dictionary()
+    for prev in previous_fields:
+        # Replace a head of the same length first (投资活动 → 筹资活动), then any other head.
+        for k in sorted(range(1, len(prev)), key=lambda k: (k != len(words), k)):
+            hit = fd.resolve(words + prev[k:])
+            if hit is not None and hit.name != prev:
+                return hit.name
+    return None
+
+
+def _mask(text: str, spans: list[tuple[int, int]]) -> str:
+    chars = list(text)
+    for s, e in spans:
+        for i in range(max(0, s), min(len(chars), e)):
+            chars[i] = "\u3000"  # a character no dictionary form contains
+    return "".join(chars)
+
+
+def understand(question: str, store, *, previous: dict | None = None, settings=None) -> Understanding:
+    text = normalize(unicodedata.normalize("NFKC", question or ""))
+    u = Understanding(question=question, intent="其他")
+    problems: list[str] = []
+
+    # Companies ---------------------------------------------------------------------------------
+    index = company_index(store)
+    matches = index.find(text)
+    spans: list[tuple[int, int]] = []
+    for m in matches:
+        spans.append((m.start, m.end))
+        if m.company is None:
+            names = "、".join(f"{c.short_name or c.full_name}（{c.code}）" for c in m.candidates)
+            problems.append(f"公司名称有歧义：“{m.mention}”可能指{names}")
+            continue
+        c = m.company
+        u.companies.append(CompanyRef(c.code, c.full_name, c.short_name, m.mention))
+    # Years (before fuzzy matching, so 2019年 is not part of a name) ---------------------------------
+    ym = parse_years(text)
+    year_spans = ym.spans
+    masked = _mask(text, spans + year_spans)
+
+    # Fields and formulas -----------------------------------------------------------------------
+    fd = field_dictionary()
+    formula = None
+    for mention in find_mentions(masked):
+        if mention.kind == "formula":
+            formula = formula or mention.name
+            u.field_mentions.setdefault(mention.name, mention.text)
+        elif mention.name not in u.fields:
+            u.fields.append(mention.name)
+            u.field_mentions[mention.name] = mention.text
+    u.formula = formula
+    u.decimals = parse_decimals(text)
+    cue_text = masked
+    kind = intent_rules.statistic_kind(cue_text)
+
+    # A company the registry does not know still makes this a question about a company (so it is
+    # refused by name, not answered as a general concept).
+    unknown_company = False
+    if not u.companies and not any(p.startswith("公司名称有歧义") for p in problems):
+        fuzzy = index.fuzzy(_mask(text, year_spans)) if (u.fields or u.formula or ym.years) else None
+        if fuzzy is not None:
+            c = fuzzy.company
+            u.companies.append(CompanyRef(c.code, c.full_name, c.short_name, fuzzy.mention))
+        elif (u.fields or u.formula or ym.years) and (mention := index.unknown_mention(_mask(text, year_spans))):
+            problems.append(f"未识别到公司：{mention}")
+            unknown_company = True
+
+    # Follow-ups --------------------------------------------------------------------------------
+    prev = previous or None
+    if prev and intent_rules.has_cue(cue_text, "concept_opening"):
+        prev = None  # 「什么是毛利率？」 after a lookup is a new question, not about that company
+    explain = False
+    if prev:
+        explain = intent_rules.has_cue(cue_text, "explain_formula") and bool(prev.get("formula")) and not u.formula
+        adding = bool(u.companies) and not (u.fields or u.formula) and prev.get("companies") \
+            and intent_rules.has_cue(cue_text, "add_company") and not explain
+        if adding:
+            known = {c.code for c in u.companies}
+            prior = [CompanyRef(**c) for c in prev["companies"] if c["code"] not in known]
+            u.companies = prior + u.companies
+            u.resolved_from_context.append("companies")
+            kind = "compare_companies"
+        own_scope = kind in ("rank", "count")  # 「2021年营业收入最高的公司」 is about all companies
+        if not u.companies and prev.get("companies") and not own_scope \
+                and not any(p.startswith("公司名称有歧义") for p in problems) \
+                and not any(p.startswith("未识别到公司") for p in problems):
+            u.companies = [CompanyRef(**c) for c in prev["companies"]]
+            u.resolved_from_context.append("companies")
+        if not u.fields and not u.formula and prev.get("fields") and not explain:
+            if analogous := analogous_field(prev["fields"], cue_text):
+                u.fields = [analogous]
+                u.field_mentions[analogous] = analogous
+        if not u.fields and not u.formula and (prev.get("fields") or prev.get("formula")):
+            u.fields = list(prev.get("fields") or [])
+            u.formula = prev.get("formula")
+            u.field_mentions = dict(prev.get("field_mentions") or {})
+            u.resolved_from_context.append("formula" if u.formula and not u.fields else "fields")
+            if u.decimals is None:
+                u.decimals = prev.get("decimals")
+            if kind is None and prev.get("statistic") and prev["statistic"].get("kind") != "explain_formula":
+                kind = prev["statistic"].get("kind")
+        if not ym.years and not ym.relative and prev.get("years"):
+            u.years = list(prev["years"])
+            u.resolved_from_context.append("years")
+    if not u.years:
+        anchor = max(prev["years"]) if prev and prev.get("years") else None
+        u.years = resolve_years(ym, default=anchor)
+
+    # Statistic ---------------------------------------------------------------------------------
+    u.statistic = parse_statistic(cue_text, kind) if kind != "compare_companies" else {"kind": kind}
+    if u.statistic and u.statistic["kind"] == "compare_years" and len(u.years) == 1:
+        u.years = [u.years[0] - 1, u.years[0]]  # 「2020年的法定代表人是否相同」: against the year before
+    if len(u.companies) > 1 and not u.statistic and (u.fields or u.formula):
+        u.statistic = {"kind": "compare_companies"}
+
+    # Intent ------------------------------------------------------------------------------------
+    f = get_formula(u.formula) if u.formula else None
+    if explain:
+        u.formula = prev["formula"]
+        u.statistic = {"kind": "explain_formula"}
+        u.intent = "计算题"  # the formula tool explains its own formulas
+        u.resolved_from_context.append("formula")
+    else:
+        u.intent = intent_rules.classify_rules(
+            cue_text, has_company=bool(u.companies) or unknown_company, fields=u.fields, formula=u.formula,
+            formula_is_lookup=bool(f and f.lookup), has_year=bool(u.years), statistic=u.statistic)
+        if settings is not None and settings.llm.enabled:
+            label = intent_rules.classify_llm(settings, question)
+            if label:
+                u.intent, u.intent_source = label, "llm"
+
+    # What is missing ---------------------------------------------------------------------------
+    structured = u.intent in intent_rules.LOOKUP_INTENTS + ("计算题", "统计题")
+    cross_company = (u.statistic or {}).get("kind") in ("rank", "count")
+    if u.intent == "其他" and (u.years or text.endswith(("呢", "呢?", "呢？"))) and not problems:
+        problems.append("未识别到公司和要查询的内容（没有可承接的上文）")  # 「那2018年呢？」 opening a thread
+    if structured:
+        if not u.companies and not cross_company and not problems:
+            problems.append("未识别到公司")
+        if not u.years:
+            problems.append("未识别到年份")
+        if not u.fields and not u.formula:
+            problems.append("未识别到要查询的字段")
+    u.problems = problems
+    u.resolved_from_context = list(dict.fromkeys(u.resolved_from_context))
+    u.fields = [x for x in u.fields if x in fd]
+    return u

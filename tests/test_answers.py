@@ -1,0 +1,97 @@
+from decimal import Decimal
+
+from agent.answers import format_value, render
+from agent.structured import ask_structured
+from agent.understanding import CompanyRef, Understanding
+from community_fixture import bench_sample, community  # noqa: F401
+from tools.results import ToolResult
+
+
+def _u(**kw):
+    base = dict(question="q", intent="财务报表", companies=[CompanyRef("603339", "四方科技集团股份有限公司", "四方科技", "四方科技")],
+                years=[2019], fields=["货币资金"], field_mentions={"货币资金": "货币资金"})
+    base.update(kw)
+    return Understanding(**base)
+
+
+def _v(field, value, unit="money", year=2019, company="四方科技", mention=None, **kw):
+    return {"company": company, "code": "603339", "year": year, "field": field, "mention": mention or field,
+            "value": value, "unit": unit, "page": None, "source": "import", **kw}
+
+
+def test_house_style_lookup():
+    result = ToolResult(kind="lookup", values=[_v("货币资金", "905402299.44")])
+    assert render(_u(), result) == "四方科技2019年的货币资金是905402299.44元。"
+
+
+def test_prior_year_column_is_named():
+    value = _v("货币资金", "627041535.44", year=2018)
+    value["source"] = "report_prior_year"
+    text = render(_u(years=[2018]), ToolResult(kind="lookup", values=[value]))
+    assert text == "四方科技2018年的货币资金是627041535.44元（取自2019年年报中的上年数）。"
+
+
+def test_units_and_exact_values():
+    assert format_value(Decimal("379097507.0"), "money") == "379097507.0元"
+    assert format_value(17, "count") == "17人"
+    assert format_value(Decimal("18.63"), "percent") == "18.63%"
+    assert format_value("zqb@ntsquare.com", "text") == "zqb@ntsquare.com"
+
+
+def test_several_fields_echo_the_users_words():
+    u = _u(fields=["销售费用", "负债合计"], field_mentions={"销售费用": "销售费用", "负债合计": "总负债"})
+    result = ToolResult(kind="lookup", values=[_v("销售费用", "1.5"), _v("负债合计", "2", mention="总负债")])
+    assert render(u, result) == "四方科技2019年的销售费用是1.5元，总负债是2元。"
+
+
+def test_compare_years_gives_values_and_verdict():
+    u = _u(intent="统计题", years=[2019, 2020], fields=["法定代表人"], statistic={"kind": "compare_years"})
+    same = ToolResult(kind="statistic", values=[_v("法定代表人", "王文博", "text"), _v("法定代表人", "王文博", "text", year=2020)])
+    assert render(u, same) == "相同，四方科技2019年法定代表人是王文博，2020年法定代表人是王文博。"
+    diff = ToolResult(kind="statistic", values=[_v("法定代表人", "赵兵文", "text"), _v("法定代表人", "郑温雅", "text", year=2020)])
+    assert render(u, diff).startswith("不相同，")
+    spaced = ToolResult(kind="statistic", values=[_v("法定代表人", "孙 毅", "text"), _v("法定代表人", "孙毅", "text", year=2020)])
+    assert render(u, spaced).startswith("不相同（各年记载仅空格不同），")
+    # A year without a value is not silently "the same".
+    one = ToolResult(kind="statistic", values=[_v("法定代表人", "赵兵文", "text")], missing=["2020年四方科技的法定代表人"])
+    text = render(u, one)
+    assert text.startswith("无法判断是否相同") and "未查询到2020年四方科技的法定代表人" in text
+
+
+def test_refusal_names_what_is_missing():
+    result = ToolResult(kind="refusal", missing=["2019年光云科技的财务费用"])
+    assert render(_u(), result) == "未查询到2019年光云科技的财务费用的相关信息，无法回答该问题。"
+    u = _u(companies=[], problems=["未识别到公司：星辰大海科技"])
+    assert render(u, ToolResult(kind="refusal")).startswith("未查询到相关信息：未识别到公司：星辰大海科技")
+
+
+def test_rank_and_count():
+    u = _u(intent="统计题", years=[2020], fields=["营业收入"], statistic={"kind": "rank", "order": "desc", "n": 2})
+    values = [_v("营业收入", "3", year=2020, company="甲", rank=1, order="desc"),
+              _v("营业收入", "2", year=2020, company="乙", rank=2, order="desc")]
+    assert render(u, ToolResult(kind="statistic", values=values)) == \
+        "2020年营业收入最高的2家公司是：1. 甲（3元）；2. 乙（2元）。"
+    u = _u(intent="统计题", years=[2020], statistic={"kind": "count"})
+    v = _v("营业收入", 7, "count", year=2020, company=None, threshold_text="超过10亿元")
+    assert render(u, ToolResult(kind="statistic", values=[v])) == "2020年营业收入超过10亿元的公司共有7家。"
+
+
+def test_real_lookups_contain_the_reference_value_field_and_year(community):
+    store, settings, _ = community
+    for it in bench_sample():
+        p = it["prompt"]
+        if it["type"] not in ("1", "1-2") or p["key_word"].startswith("无|"):
+            continue
+        answer = ask_structured(it["question"], store=store, settings=settings)["answer"]
+        for word in p["key_word"].split("、"):
+            assert p[word].removesuffix("元") in answer, (it["question"], answer)
+        assert p["year"] in answer
+
+
+def test_real_refusal_questions_are_refused(community):
+    store, settings, _ = community
+    items = [it for it in bench_sample() if it["prompt"].get("key_word", "").startswith("无|")]
+    assert items
+    for it in items:
+        answer = ask_structured(it["question"], store=store, settings=settings)["answer"]
+        assert answer.startswith("未查询到"), (it["question"], answer)

@@ -1,0 +1,82 @@
+"""Embedded-mode answers: extracted from the retrieved passages (with their pages) or the glossary."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from agent.store import Store
+from agent.understanding import CompanyRef, Understanding
+from benchmarks.retrieval_corpus import SAMPLE_PDF, SECOND_PDF, load_report
+from tools.glossary import answer_concept
+from tools.retrieval import answer_open_question, search
+from tools.retrieval.extractive import concept_answer, open_answer, sentences
+from tools.retrieval.passage import Passage
+
+JINYU = CompanyRef(code="600201", name="金宇生物技术股份有限公司", short_name="生物股份", mention="金宇生物")
+
+
+@pytest.fixture
+def store(settings) -> Store:
+    settings.ensure_home()
+    s = Store(settings.db_url)
+    for pdf in (SAMPLE_PDF, SECOND_PDF):
+        load_report(s, pdf)
+    return s
+
+
+def _flat(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def test_open_answer_quotes_the_passages_in_document_order(settings, store):
+    q = "简要介绍金宇生物2020年的社会责任工作情况"
+    passages = search(settings, store, q, company_code="600201", year=2020, k=5)
+    answer = open_answer(q, passages, company_names=["金宇生物技术股份有限公司", "生物股份"])
+    assert "捐赠" in answer.text and 44 in [c["page"] for c in answer.citations]
+    cited = {c["page"]: _flat(c["text"]) for c in answer.citations}
+    for sentence in re.findall(r"[^。；！？]+[。；！？]", answer.text):
+        assert any(_flat(sentence).rstrip("。") in t for t in cited.values()), sentence
+    pages = [c["page"] for c in answer.citations]
+    assert pages == sorted(pages)
+
+
+def test_open_answer_without_passages_is_empty():
+    answer = open_answer("社会责任", [])
+    assert answer.text == "" and answer.citations == []
+
+
+def test_open_answer_falls_back_to_the_best_passage_when_nothing_matches():
+    p = Passage(1, 1, "603339", 2019, 7, None, "公司主营业务是食品冷冻设备及罐式集装箱的研发、生产和销售。")
+    answer = open_answer("完全无关的提问词汇", [p])
+    assert answer.text.startswith("公司主营业务") and answer.citations[0]["page"] == 7
+
+
+def test_checkbox_markup_and_bare_headings_are_not_sentences():
+    out = sentences("十七、积极履行社会责任的工作情况\n√适用 □不适用公司一直秉承“致力健康事业”的企业愿景。")
+    assert out == ["公司一直秉承“致力健康事业”的企业愿景。"]
+
+
+def test_answer_open_question_for_the_graph(settings, store):
+    u = Understanding(question="简要介绍金宇生物2020年的社会责任工作情况", intent="开放问题", companies=[JINYU], years=[2020])
+    result = answer_open_question(settings, store, u)
+    assert result.kind == "passages" and result.text
+    assert len(result.passages) == settings.retrieval.top_k
+    assert all({"page", "text"} <= set(c) for c in result.citations)
+
+
+def test_answer_open_question_refuses_without_text(settings, store):
+    other = CompanyRef(code="000001", name="平安银行股份有限公司", short_name="平安银行")
+    result = answer_open_question(settings, store, Understanding(question="社会责任", intent="开放问题",
+                                                                 companies=[other], years=[2020]))
+    assert result.kind == "refusal" and result.missing == ["平安银行2020年年报"]
+
+
+def test_concept_answer_is_the_glossary_definition():
+    answer = concept_answer("无形资产是指什么？")
+    assert answer.text.startswith("无形资产：") and "可辨认非货币性资产" in answer.text
+    assert answer.citations[0]["source"] == "glossary"
+    result = answer_concept("什么是速动比率？")
+    assert result.kind == "glossary" and result.values[0]["term"] == "速动比率"
+    assert "(流动资产 - 存货) / 流动负债" in result.text
