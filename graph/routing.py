@@ -27,7 +27,7 @@ def route_after_understand(state: AgentState) -> str:
     if state.get("parts"):
         # With an answer endpoint the model plans the parts with tools; otherwise split deterministically.
         return "agent" if state.get("mode") == "llm" else "compound"
-    if intent in NEEDS_COMPANY and (not u.get("companies") or u.get("problems")):
+    if u.get("problems") or (intent in NEEDS_COMPANY and not u.get("companies")):
         return "answer"  # the answer node says 「未查询到…」 naming what is missing
     return TOOL_FOR_INTENT.get(intent, "answer")
 
