@@ -25,6 +25,7 @@ SAMPLE_DIR = Path(__file__).parent / "samples"
 
 _lock = threading.Lock()
 _graphs: dict[str, Any] = {}
+_homes_with_reports: set[str] = set()
 
 
 def sample_reports() -> list[Path]:
@@ -33,7 +34,10 @@ def sample_reports() -> list[Path]:
 
 def ensure_sample(settings: Settings, store: Store, notify: Callable[[str], None] | None = None) -> None:
     """On an empty home, ingest the bundled sample report so the first question has data."""
-    if store.reports():
+    if store.url in _homes_with_reports:
+        return
+    if store.has_reports():
+        _homes_with_reports.add(store.url)  # checked once per process: this runs on every question
         return
     from ingestion.pipeline import ingest_file
 

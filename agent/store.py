@@ -249,6 +249,10 @@ class Store:
             r = c.execute(select(self.t["reports"]).where(self.t["reports"].c.sha256 == sha256)).mappings().first()
         return dict(r) if r else None
 
+    def has_reports(self) -> bool:
+        with self.engine.connect() as c:
+            return c.execute(select(self.t["reports"].c.id).limit(1)).first() is not None
+
     def reports(self, company_code: str | None = None) -> list[dict]:
         q = select(self.t["reports"])
         if company_code:
