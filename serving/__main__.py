@@ -13,16 +13,30 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default=defaults.host)
     parser.add_argument("--port", type=int, default=defaults.port)
     parser.add_argument("--log-level", default="warning")
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args(argv)
-    serve(args.host, args.port, log_level=args.log_level)
+    serve(args.host, args.port, log_level=args.log_level, workers=args.workers)
 
 
-def serve(host: str, port: int, *, log_level: str = "info") -> None:
+def serve(host: str, port: int, *, log_level: str = "info", workers: int = 1) -> None:
+    """Run the API. Several ``workers`` (processes) use several cores: the agent's work per question is
+    Python under one GIL per process. Threads live in the shared checkpointer, so any worker can answer
+    any turn; rate limits and /metrics are per worker."""
     import uvicorn
 
+    from serving.settings import ServingSettings
+
+    if workers > 1 and ServingSettings().agent == "agent.service":
+        # Ingest the bundled sample once, here, rather than racing to do it in every worker.
+        from agent.configuration import get_settings
+        from agent.service import ensure_sample
+        from agent.store import store_for
+
+        settings = get_settings()
+        ensure_sample(settings, store_for(settings))
     # backlog: 128 conversations may connect at once; the default 2048 of uvicorn is fine, set for clarity.
     uvicorn.run("serving.api:app_factory", factory=True, host=host, port=port, log_level=log_level,
-                backlog=2048, timeout_keep_alive=30)
+                backlog=2048, timeout_keep_alive=30, workers=workers)
 
 
 if __name__ == "__main__":

@@ -14,13 +14,14 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         host: Annotated[Optional[str], typer.Option(help="Address to bind (NIANBAO_SERVE_HOST).")] = None,
         port: Annotated[Optional[int], typer.Option(help="Port (NIANBAO_SERVE_PORT).")] = None,
         log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+        workers: Annotated[int, typer.Option(min=1, help="Worker processes (one per core).")] = 1,
     ) -> None:
         """Serve the HTTP API and the analyst web chat (uvicorn)."""
         from serving.__main__ import serve as run
         from serving.settings import ServingSettings
 
         defaults = ServingSettings()
-        run(host or defaults.host, port or defaults.port, log_level=log_level)
+        run(host or defaults.host, port or defaults.port, log_level=log_level, workers=workers)
 
     @bench.command("load")
     def load(
@@ -40,6 +41,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         timeout_s: Annotated[float, typer.Option(help="Per-turn timeout.")] = 120.0,
         home: Annotated[Optional[str], typer.Option(help="NIANBAO_HOME of an API started here (temp dir by default).")] = None,
         inprocess: Annotated[bool, typer.Option(help="Run the API in a thread of this process (quick checks).")] = False,
+        api_workers: Annotated[int, typer.Option(min=1, help="Worker processes of an API started here.")] = 1,
         as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON too.")] = False,
     ) -> None:
         """N concurrent streamed conversations against the API: time to first token, latency, overhead."""
@@ -51,7 +53,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             raise typer.BadParameter("--llm must be 'stub' or 'settings'")
         cfg = LoadConfig(conversations=conversations, turns=turns, url=url, api_key=api_key, llm=llm, agent=agent,
                          stub_ttft_ms=ttft_ms, stub_tokens_per_s=tokens_per_s, ramp_s=ramp_s, think_s=think_s,
-                         timeout_s=timeout_s, home=home, inprocess=inprocess)
+                         timeout_s=timeout_s, home=home, inprocess=inprocess, api_workers=api_workers)
         if tokens_per_chunk is not None:
             cfg.stub_tokens_per_chunk = tokens_per_chunk
         figures = run(cfg)

@@ -67,6 +67,7 @@ class LoadConfig:
     think_s: float = 5.0  # pause between the turns of a conversation (an analyst reading the answer)
     timeout_s: float = 120.0
     inprocess: bool = False
+    api_workers: int = 1  # worker processes of an API started here
     home: str | None = None  # NIANBAO_HOME for an API started here; a temp dir by default
     questions: list[str] = field(default_factory=lambda: list(QUESTIONS))
 
@@ -101,12 +102,15 @@ def _wait_http(url: str, proc: subprocess.Popen | None, timeout: float = 60.0) -
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (Linux /proc; 0 elsewhere)."""
+    """User + system CPU time of a process and its live children, e.g. uvicorn's workers (Linux /proc;
+    0 elsewhere)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except (OSError, IndexError, ValueError):
         return 0.0
+    return own + sum(cpu_seconds(int(child)) for child in children)
 
 
 @contextmanager
@@ -170,7 +174,8 @@ def servers(cfg: LoadConfig, pids: dict[str, int] | None = None):
             yield stack.enter_context(_inprocess_api(env)), stub_url
             return
         port = free_port()
-        stack.enter_context(_process([sys.executable, "-m", "serving", "--port", str(port)], env,
+        stack.enter_context(_process([sys.executable, "-m", "serving", "--port", str(port),
+                                      "--workers", str(cfg.api_workers)], env,
                                      f"http://127.0.0.1:{port}/healthz", "api", pids))
         yield f"http://127.0.0.1:{port}", stub_url
 
