@@ -23,7 +23,6 @@ from pathlib import Path
 
 from finetune.data.questions import INTENT_LABELS, STAT_LABEL, QuestionGenerator
 from finetune.data.registry import load_registry
-from finetune.data.resources import templates
 
 
 def calibration_messages(n: int = 256, *, seed: int = 0, registry: Path | None = None) -> list[list[dict]]:

@@ -69,3 +69,16 @@ def reports_settings(reports_home, tmp_path, monkeypatch) -> Settings:
     monkeypatch.setenv("NIANBAO_HOME", str(home))
     configuration.get_settings.cache_clear()
     return Settings(home=home)
+
+
+@pytest.fixture
+def chunk_store(settings):
+    """A store holding both reports' text chunks only (retrieval tests; no table extraction)."""
+    from agent.store import Store
+    from benchmarks.retrieval_corpus import load_report
+
+    settings.ensure_home()
+    store = Store(settings.db_url)
+    for pdf in (SAMPLE_PDF, SECOND_PDF):
+        load_report(store, pdf)
+    return store

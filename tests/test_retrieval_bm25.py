@@ -8,8 +8,7 @@ import sys
 
 import pytest
 
-from agent.store import Store
-from benchmarks.retrieval_corpus import REPO, SAMPLE_PDF, SECOND_PDF, load_report
+from benchmarks.retrieval_corpus import REPO
 from tools.retrieval import bm25, index_report, search
 from tools.retrieval.models import local_dir
 from tools.retrieval.query import strip_scope
@@ -19,12 +18,8 @@ SIFANG, JINYU = ("603339", 2019), ("600201", 2020)
 
 
 @pytest.fixture
-def store(settings) -> Store:
-    settings.ensure_home()
-    s = Store(settings.db_url)
-    for pdf in (SAMPLE_PDF, SECOND_PDF):
-        load_report(s, pdf)
-    return s
+def store(chunk_store):
+    return chunk_store
 
 
 def test_domain_words_stay_whole_and_their_parts_are_searchable():

@@ -6,9 +6,7 @@ import re
 
 import pytest
 
-from agent.store import Store
 from agent.understanding import CompanyRef, Understanding
-from benchmarks.retrieval_corpus import SAMPLE_PDF, SECOND_PDF, load_report
 from tools.glossary import answer_concept
 from tools.retrieval import answer_open_question, search
 from tools.retrieval.extractive import concept_answer, open_answer, sentences
@@ -17,17 +15,13 @@ from tools.retrieval.passage import Passage
 JINYU = CompanyRef(code="600201", name="金宇生物技术股份有限公司", short_name="生物股份", mention="金宇生物")
 
 
-@pytest.fixture
-def store(settings) -> Store:
-    settings.ensure_home()
-    s = Store(settings.db_url)
-    for pdf in (SAMPLE_PDF, SECOND_PDF):
-        load_report(s, pdf)
-    return s
-
-
 def _flat(text: str) -> str:
     return re.sub(r"\s+", "", text)
+
+
+@pytest.fixture
+def store(chunk_store):
+    return chunk_store
 
 
 def test_open_answer_quotes_the_passages_in_document_order(settings, store):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import sqlglot
 from sqlglot import exp
 
-from agent.store import KEY_COLUMNS, WIDE_TABLE
+from agent.store import WIDE_TABLE
 from tools.results import ToolResult
 
 if TYPE_CHECKING:
