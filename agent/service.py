@@ -117,7 +117,10 @@ def ask_stream(
     graph = compiled_graph(settings)
     config = _run_config(settings, store, thread_id)
     state: dict[str, Any] = {}
-    for mode, payload in graph.stream({"question": question or ""}, config, stream_mode=["updates", "custom"]):
+    # durability="exit": one checkpoint write per turn instead of one per step; a turn cut short is
+    # simply asked again, so the intermediate checkpoints buy nothing.
+    stream = graph.stream({"question": question or ""}, config, stream_mode=["updates", "custom"], durability="exit")
+    for mode, payload in stream:
         if mode == "custom":
             yield payload
             continue
