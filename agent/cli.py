@@ -33,7 +33,7 @@ def _dump(obj: Any) -> str:
 
 
 def _print_answer(result: dict[str, Any]) -> None:
-    out.print(result.get("answer") or "")
+    out.print(result.get("answer") or "", soft_wrap=True)
     for citation in result.get("citations") or []:
         source = citation.get("file") or ""
         text = (citation.get("text") or "").replace("\n", " ")

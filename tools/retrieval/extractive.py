@@ -82,6 +82,8 @@ def open_answer(question: str, passages: list[Passage], *, company_names=(), max
     ranked = sorted(cands, key=score, reverse=True)
     if score(ranked[0]) < 0.05:  # nothing shares a term: quote the best passage's opening instead
         ranked = [c for c in cands if c[0] == 0]
+    else:  # a sentence sharing no term with the question is filler, however much room is left
+        ranked = [c for c in ranked if score(c) > 0]
     chosen, used = [], 0
     for c in ranked:
         if used and used + len(c[2]) > max_chars:
