@@ -35,8 +35,11 @@ def _dump(obj: Any) -> str:
 def _print_answer(result: dict[str, Any]) -> None:
     out.print(result.get("answer") or "", soft_wrap=True)
     for citation in result.get("citations") or []:
-        source = citation.get("file") or ""
         text = (citation.get("text") or "").replace("\n", " ")
+        if citation.get("page") is None:  # a glossary definition, not a report page
+            out.print(f"[dim]出处：术语表「{citation.get('term') or ''}」[/dim]", soft_wrap=True)
+            continue
+        source = citation.get("file") or ""
         out.print(f"[dim]出处：第{citation.get('page')}页 {text[:80]}  {source}[/dim]", soft_wrap=True)
     if result.get("formula"):
         f = result["formula"]

@@ -55,6 +55,7 @@ class FieldDef:
     unit: str
     synonyms: tuple[str, ...] = ()
     desc: str = ""
+    sum_of: tuple[str, ...] = ()
 
     @property
     def surface_forms(self) -> tuple[str, ...]:
@@ -94,6 +95,14 @@ class FieldDictionary:
     def of_statement(self, *statements: str) -> list[FieldDef]:
         return [f for f in self.fields.values() if f.statement in statements]
 
+    def missing_totals(self, values: dict[str, object]) -> dict[str, tuple[object, tuple[str, ...]]]:
+        """Totals absent from ``values`` whose parts (``sum_of``) are all present: name → (sum, parts)."""
+        return {
+            f.name: (sum(values[p] for p in f.sum_of), f.sum_of)
+            for f in self.fields.values()
+            if f.sum_of and f.name not in values and all(values.get(p) is not None for p in f.sum_of)
+        }
+
     def surface_forms(self) -> dict[str, str]:
         """Every normalised surface form → canonical name (for entity linking)."""
         return dict(self._by_form)
@@ -117,6 +126,7 @@ def load_field_dictionary(path: Path | None = None) -> FieldDictionary:
                 unit=unit,
                 synonyms=tuple(entry.get("synonyms", ())),
                 desc=entry.get("desc", ""),
+                sum_of=tuple(entry.get("sum_of", ())),
             )
     return FieldDictionary(fields)
 

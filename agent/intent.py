@@ -15,6 +15,8 @@ from typing import Any
 
 from agent.fields import KNOWLEDGE_DIR, field_dictionary
 
+_CJK = re.compile(r"[\u4e00-\u9fff]")  # masked names and years are U+3000, outside this range
+
 INTENTS = ("基本信息", "员工信息", "财务报表", "计算题", "统计题", "开放性问题", "金融概念", "其他")
 LOOKUP_INTENTS = ("基本信息", "员工信息", "财务报表")
 
@@ -73,7 +75,8 @@ def classify_rules(text: str, *, has_company: bool, fields: list[str], formula: 
             return lookup_intent(fields)
         return "开放性问题"
     if has_company:
-        return "开放性问题"
+        # A company and nothing to ask about it (「四方科技'; DROP TABLE …」) is not a report question.
+        return "开放性问题" if len(_CJK.findall(text)) >= 2 else "其他"
     if has_cue(text, "other") and not fields:
         return "其他"
     if fields or has_cue(text, "concept") or has_cue(text, "open") or has_cue(text, "lookup"):

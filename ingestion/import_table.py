@@ -98,6 +98,10 @@ def import_tables(store: Store, files, *, overwrite: bool = False, column_map: d
             store.upsert_company(Company(code, full or short or code, short, tuple(sorted(aliases))), conn)
             for year, (s, f) in by_year.items():
                 target = cells[(code, year)]
+                # A table of subtotals (流动负债合计, 非流动负债合计) still answers 负债合计 questions.
+                totals = fields.missing_totals({name: v.value for name, v in target.items()})
+                for name, (total, parts) in totals.items():
+                    target[name] = Value(name, total, raw_label=" + ".join(parts), note="derived: sum of " + "、".join(parts))
                 target.setdefault("证券代码", Value("证券代码", code))
                 if s:
                     target.setdefault("公司简称", Value("公司简称", s))

@@ -44,3 +44,14 @@ def test_look_alike_fields_stay_distinct():
     assert fd.resolve("营业收入").name != fd.resolve("营业总收入").name
     assert fd.resolve("营业成本").name != fd.resolve("营业总成本").name
     assert fd.resolve("归母净利润").name == "归属于母公司所有者的净利润"
+
+
+def test_missing_totals_are_the_sum_of_their_parts():
+    from decimal import Decimal
+
+    fd = field_dictionary()
+    parts = {"流动负债合计": Decimal("268958247.06"), "非流动负债合计": Decimal("18925843.79")}
+    totals = fd.missing_totals(parts)
+    assert totals["负债合计"][0] == Decimal("287884090.85")
+    assert "资产总计" not in totals  # its parts are absent
+    assert fd.missing_totals({**parts, "负债合计": Decimal("1")}) == {}  # a reported total is kept

@@ -78,3 +78,20 @@ def test_reimport_is_idempotent_for_cells(tmp_path):
     second = import_tables(store, files)
     after = store.row(*sorted((c.code, y) for c in store.companies() for y in store.years(c.code))[0])
     assert first.company_years == second.company_years and before == after
+
+
+def test_a_total_missing_from_the_table_is_derived_from_its_parts(community):
+    store, _settings, _report = community
+    wide = store.t["company_year"]
+    from sqlalchemy import select
+
+    with store.engine.connect() as c:
+        code, year = c.execute(
+            select(wide.c.company_code, wide.c.year)
+            .where(wide.c["流动负债合计"].is_not(None), wide.c["非流动负债合计"].is_not(None))
+            .limit(1)
+        ).one()
+    row = store.row(code, year)
+    assert row["负债合计"] == row["流动负债合计"] + row["非流动负债合计"]
+    derived = [p for p in store.provenance(code, year, ["负债合计"])]
+    assert derived and derived[0]["note"].startswith("derived")
