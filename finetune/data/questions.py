@@ -15,6 +15,7 @@ from agent.store import Company
 
 from finetune.data.paraphrase import Paraphraser, slots, year_form
 from finetune.data.resources import templates
+from tools.formula import formula_table
 
 INTENT_LABELS = ("基本信息", "员工信息", "财务报表", "计算题", "统计题", "开放性问题", "金融概念", "其他")
 STAT_LABEL = "统计题"
@@ -65,7 +66,9 @@ class QuestionGenerator:
         self.fields = fields or field_dictionary()
         self.t = templates()
         self.para = Paraphraser(rng)
-        self.metrics = [(m["name"], list(m["inputs"])) for m in self.t["metrics"]]
+        # The formulas the agent computes (not those asked like reported figures), with their input fields.
+        self.metrics = [(f.name, list(dict.fromkeys(i.field for i in f.inputs)))
+                        for f in formula_table().values() if not f.lookup]
         growth = self.t["growth"]
         self.metrics += [(form.format(field=f), [f]) for f in growth["fields"] for form in growth["names"]]
         self.growth_names = {form.format(field=f) for f in growth["fields"] for form in growth["names"]}
