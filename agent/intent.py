@@ -84,13 +84,13 @@ def classify_rules(text: str, *, has_company: bool, fields: list[str], formula: 
     return "其他"
 
 
-def classify_llm(settings, question: str) -> str | None:
+async def classify_llm(settings, question: str) -> str | None:
     """The intent adapter's label, or None (no endpoint, failure, unknown label)."""
-    from agent.llm import LLMUnavailable, complete
+    from agent.llm import LLMUnavailable, acomplete
     from graph.prompts import adapter_messages
 
     try:
-        raw = complete(settings, "intent", adapter_messages("intent", question))
+        raw = await acomplete(settings, "intent", adapter_messages("intent", question))
     except LLMUnavailable:
         return None
     text = raw[raw.find("{"):] if "{" in raw else raw

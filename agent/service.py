@@ -3,19 +3,23 @@
 It owns what sits around one graph run: opening the store, ingesting the bundled sample on first use,
 the persistent checkpointer that keeps threads across processes, timing, and shaping the graph's
 output into the ``ask --json`` object.
+
+``ask_astream`` is the primitive: the graph runs on the caller's event loop (the API's). ``ask_stream``
+and ``ask`` serve blocking callers through :mod:`agent.runner`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import sqlite3
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from agent import runner
 from agent.configuration import Settings, get_settings
 from agent.store import Store, store_for
 
@@ -23,9 +27,11 @@ log = logging.getLogger(__name__)
 
 SAMPLE_DIR = Path(__file__).parent / "samples"
 
-_lock = threading.Lock()
-_graphs: dict[str, Any] = {}
 _homes_with_reports: set[str] = set()
+# Per event loop: a checkpointer's connection belongs to the loop that opened it. Loop → (graphs by
+# checkpoint location, the lock that makes concurrent first questions compile only once).
+_graphs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[dict[str, Any], asyncio.Lock]] = \
+    weakref.WeakKeyDictionary()
 
 
 def sample_reports() -> list[Path]:
@@ -49,41 +55,109 @@ def ensure_sample(settings: Settings, store: Store, notify: Callable[[str], None
             notify(f"导入完成：{result.status}，{result.pages or 0} 页")
 
 
-def compiled_graph(settings: Settings):
-    """The graph compiled with this home's persistent checkpointer (one per process and home)."""
+async def compiled_graph(settings: Settings):
+    """The graph compiled with this home's persistent checkpointer (one per event loop and home)."""
+    loop = asyncio.get_running_loop()
+    if loop not in _graphs:
+        _graphs[loop] = ({}, asyncio.Lock())
+    graphs, lock = _graphs[loop]
     key = settings.postgres_checkpoint_conninfo or str(settings.checkpoint_path)
-    with _lock:
-        if key not in _graphs:
-            from graph.graph import builder
+    if key not in graphs:
+        async with lock:
+            if key not in graphs:
+                from graph.graph import builder
 
-            _graphs[key] = builder.compile(checkpointer=_checkpointer(settings))
-        return _graphs[key]
+                graphs[key] = builder.compile(checkpointer=await _checkpointer(settings))
+    return graphs[key]
 
 
-def _checkpointer(settings: Settings):
-    conninfo = settings.postgres_checkpoint_conninfo
-    if conninfo:
-        from langgraph.checkpoint.postgres import PostgresSaver
-        from psycopg.rows import dict_row
-        from psycopg_pool import ConnectionPool
+async def _checkpointer(settings: Settings):
+    from agent import checkpoints
 
-        # A pool: the API answers several threads at once. The settings are the ones PostgresSaver needs.
-        pool = ConnectionPool(
-            conninfo, max_size=8, open=True,
-            kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
-        )
-        saver = PostgresSaver(pool)
-        saver.setup()
-        return saver
-    from langgraph.checkpoint.sqlite import SqliteSaver
+    if settings.postgres_checkpoint_conninfo:
+        return await checkpoints.postgres_saver(settings.postgres_checkpoint_conninfo)
+    return checkpoints.sqlite_saver(settings)
 
-    settings.ensure_home()
-    conn = sqlite3.connect(settings.checkpoint_path, check_same_thread=False)
-    return SqliteSaver(conn)
+
+async def warm_up(settings: Settings | None = None) -> None:
+    """Build what the first question would otherwise build while a user waits: the sample report, the
+    company index, the data files, the compiled graph with its checkpointer (the API calls this at
+    startup)."""
+    from agent.configuration import LLMSettings
+    from graph.single import run_single
+
+    settings = settings or get_settings()
+    store = store_for(settings)
+    await asyncio.to_thread(ensure_sample, settings, store)
+    await compiled_graph(settings)
+    # One question on the deterministic path, with no thread and no model: it loads the data files
+    # and indexes that the nodes load lazily.
+    offline = settings.model_copy(update={"llm": LLMSettings()})
+    config = {"configurable": {"settings": offline, "store": store}}
+    for question in WARM_UP_QUESTIONS:
+        await run_single(question, None, config)
+
+
+async def shut_down() -> None:
+    """Close what this loop opened: the LLM clients' connections (the API calls this at shutdown)."""
+    from agent import llm
+
+    await llm.aclose_clients()
+
+
+# A figure, a ratio and a concept: they touch the company index, the wide table, the formula chain,
+# the glossary and the answer templates.
+WARM_UP_QUESTIONS = ("四方科技2019年的货币资金是多少元？", "四方科技2019年的毛利率是多少？", "什么是毛利率？")
 
 
 def _run_config(settings: Settings, store: Store, thread_id: str) -> dict[str, Any]:
-    return {"configurable": {"thread_id": thread_id, "settings": settings, "store": store}}
+    # tools_inline: the short deterministic tools run on this loop (see graph.nodes).
+    return {"configurable": {"thread_id": thread_id, "settings": settings, "store": store, "tools_inline": True}}
+
+
+async def ask_astream(
+    question: str,
+    *,
+    thread_id: str | None = None,
+    settings: Settings | None = None,
+    notify: Callable[[str], None] | None = None,
+) -> AsyncIterator[dict[str, Any]]:
+    """Yield ``{"type": "step", "node"}``, ``{"type": "token", "text"}`` (and ``{"type": "reset"}`` when
+    streamed sentences are withdrawn), then one ``{"type": "final", "result"}``."""
+    settings = settings or get_settings()
+    started = time.perf_counter()
+    store = store_for(settings)
+    if store.url not in _homes_with_reports:  # the first question of a process: may ingest, off the loop
+        await asyncio.to_thread(ensure_sample, settings, store, notify)
+    thread_id = thread_id or uuid.uuid4().hex
+    graph = await compiled_graph(settings)
+    config = _run_config(settings, store, thread_id)
+    state: dict[str, Any] = {}
+    # durability="exit": one checkpoint write per turn instead of one per step; a turn cut short is
+    # simply asked again, so the intermediate checkpoints buy nothing.
+    stream = graph.astream({"question": question or ""}, config, stream_mode=["updates", "custom"], durability="exit")
+    async for mode, payload in stream:
+        if mode == "custom":
+            yield payload
+            continue
+        for node, update in payload.items():
+            yield {"type": "step", "node": node}
+            state.update(update or {})
+    result = to_ask_json(state, settings)
+    result["thread_id"] = thread_id
+    result["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    yield {"type": "final", "result": result}
+
+
+def ask_stream(
+    question: str,
+    *,
+    thread_id: str | None = None,
+    settings: Settings | None = None,
+    notify: Callable[[str], None] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """:func:`ask_astream` for blocking callers (the CLI's chat streams its tokens from here)."""
+    return runner.iterate(lambda: ask_astream(question, thread_id=thread_id, settings=settings, notify=notify))
 
 
 def ask(
@@ -99,38 +173,6 @@ def ask(
         if event["type"] == "final":
             final = event["result"]
     return final
-
-
-def ask_stream(
-    question: str,
-    *,
-    thread_id: str | None = None,
-    settings: Settings | None = None,
-    notify: Callable[[str], None] | None = None,
-) -> Iterator[dict[str, Any]]:
-    """Yield ``{"type": "step", "node"}``, ``{"type": "token", "text"}`` and one ``{"type": "final", "result"}``."""
-    settings = settings or get_settings()
-    started = time.perf_counter()
-    store = store_for(settings)
-    ensure_sample(settings, store, notify)
-    thread_id = thread_id or uuid.uuid4().hex
-    graph = compiled_graph(settings)
-    config = _run_config(settings, store, thread_id)
-    state: dict[str, Any] = {}
-    # durability="exit": one checkpoint write per turn instead of one per step; a turn cut short is
-    # simply asked again, so the intermediate checkpoints buy nothing.
-    stream = graph.stream({"question": question or ""}, config, stream_mode=["updates", "custom"], durability="exit")
-    for mode, payload in stream:
-        if mode == "custom":
-            yield payload
-            continue
-        for node, update in payload.items():
-            yield {"type": "step", "node": node}
-            state.update(update or {})
-    result = to_ask_json(state, settings)
-    result["thread_id"] = thread_id
-    result["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
-    yield {"type": "final", "result": result}
 
 
 def to_ask_json(state: dict[str, Any], settings: Settings) -> dict[str, Any]:

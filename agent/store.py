@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -175,6 +176,7 @@ class Store:
         self.url = url
         self.fields = fields or field_dictionary()
         self.engine: Engine = create_engine(url, future=True)
+        self._readonly = threading.local()  # per thread: see _readonly_connection
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.metadata = build_metadata(self.fields)
@@ -449,10 +451,7 @@ class Store:
             return list(result.keys()), [tuple(r) for r in result.fetchall()]
 
     def _sqlite_readonly(self, sql: str, params: dict, timeout_s: float):
-        db_path = self.engine.url.database
-        if not db_path or db_path == ":memory:":
-            raise RuntimeError("read-only queries need a file database")
-        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, check_same_thread=False)
+        conn = self._readonly_connection()
         deadline = time.monotonic() + timeout_s
         conn.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 10_000)
         try:
@@ -464,7 +463,18 @@ class Store:
                 raise TimeoutError(f"SQL ran past {timeout_s}s") from exc
             raise
         finally:
-            conn.close()
+            conn.set_progress_handler(None, 0)
+
+    def _readonly_connection(self) -> sqlite3.Connection:
+        """This thread's read-only connection, opened once: opening one per query re-read the wide
+        table's schema (hundreds of columns) every time, the largest cost of a lookup."""
+        conn = getattr(self._readonly, "conn", None)
+        if conn is None:
+            db_path = self.engine.url.database
+            if not db_path or db_path == ":memory:":
+                raise RuntimeError("read-only queries need a file database")
+            conn = self._readonly.conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        return conn
 
     @contextmanager
     def _conn(self, conn):

@@ -12,10 +12,11 @@ from agent.service import to_ask_json
 
 def ask_structured(question: str, *, store, settings, previous: dict | None = None) -> dict[str, Any]:
     """The ``ask --json`` object for ``question``, plus ``problems`` and ``context`` (the next turn's memory)."""
+    from agent import runner
     from graph.single import run_single
 
     start = time.perf_counter()
-    state = run_single(question, previous, {"configurable": {"settings": settings, "store": store}})
+    state = runner.run(run_single(question, previous, {"configurable": {"settings": settings, "store": store}}))
     result = to_ask_json(state, settings)
     result["problems"] = (state.get("understanding") or {}).get("problems") or []
     result["context"] = state.get("context")

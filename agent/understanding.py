@@ -145,7 +145,9 @@ def _mask(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(chars)
 
 
-def understand(question: str, store, *, previous: dict | None = None, settings=None) -> Understanding:
+def understand(question: str, store, *, previous: dict | None = None, llm_intent: str | None = None) -> Understanding:
+    """What ``question`` asks, with follow-ups resolved against ``previous`` (the thread's last
+    understanding). ``llm_intent``, the intent adapter's label for this question, overrides the rules."""
     text = normalize(unicodedata.normalize("NFKC", question or ""))
     u = Understanding(question=question, intent="其他")
     problems: list[str] = []
@@ -253,10 +255,8 @@ def understand(question: str, store, *, previous: dict | None = None, settings=N
         u.intent = intent_rules.classify_rules(
             cue_text, has_company=bool(u.companies) or unknown_company, fields=u.fields, formula=u.formula,
             formula_is_lookup=bool(f and f.lookup), has_year=bool(u.years), statistic=u.statistic)
-        if settings is not None and settings.llm.enabled:
-            label = intent_rules.classify_llm(settings, question)
-            if label:
-                u.intent, u.intent_source = label, "llm"
+        if llm_intent:
+            u.intent, u.intent_source = llm_intent, "llm"
 
     # What is missing ---------------------------------------------------------------------------
     structured = u.intent in intent_rules.LOOKUP_INTENTS + ("计算题", "统计题")

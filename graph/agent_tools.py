@@ -32,14 +32,14 @@ def _summary(state: dict[str, Any]) -> str:
 
 
 @tool
-def answer_subquestion(
+async def answer_subquestion(
     question: str,
     state: Annotated[dict, InjectedState],
     config: RunnableConfig,
 ) -> str:
     """回答一个单一的子问题（查询某公司某年的字段、计算财务比率、年份比较、排名统计或检索年报段落），
     返回JSON：answer、values（数值及出处页码）、formula、citations、missing。子问题可省略上文已提到的公司和年份。"""
-    return _summary(run_single(question, state.get("context"), config))
+    return _summary(await run_single(question, state.get("context"), config))
 
 
 AGENT_TOOLS = [answer_subquestion]

@@ -1,12 +1,19 @@
-"""Graph nodes: plain functions from state (and the run's config) to a partial state update.
+"""Graph nodes: async functions from state (and the run's config) to a partial state update.
 
 Tool nodes call the deterministic tools in ``tools/``; the answer node renders the house-style
 template, and — when an answer endpoint is configured — lets the answer model phrase it, keeping the
 template whenever the model fails or states a number the tools did not produce.
+
+They are async so that a server runs every conversation on one event loop, with the LLM calls awaited.
+Tools that may block for long — retrieval (index builds, dense models, HyDE) and statistics (the
+NL2SQL adapter's blocking client) — run in a worker thread. The short deterministic ones (entity
+linking, an indexed SQL lookup, the formula chain, the glossary) take a few milliseconds; see
+:func:`_short_tool` for where they run.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from typing import Any
@@ -38,17 +45,31 @@ def _settings(config: RunnableConfig | None) -> Settings:
     return settings_from_config(config)
 
 
-def _store(config: RunnableConfig | None) -> Store:
+async def _store(config: RunnableConfig | None) -> Store:
     configurable = (config or {}).get("configurable", {})
     if configurable.get("store") is not None:
         return configurable["store"]
-    # Run by a LangGraph server (Studio, `langgraph dev`): the home's store, sample included.
+    # Run by a LangGraph server (Studio, `langgraph dev`): the home's store, sample included. Off the
+    # loop: the first use creates the home and ingests a PDF.
+    return await asyncio.to_thread(_home_store, _settings(config))
+
+
+def _home_store(settings: Settings) -> Store:
     from agent.service import ensure_sample
 
-    settings = _settings(config)
     store = store_for(settings)
     ensure_sample(settings, store)
     return store
+
+
+async def _short_tool(config: RunnableConfig | None, fn, *args, **kwargs):
+    """Run a short deterministic tool inline when the run's config says ``tools_inline`` (``agent.service``
+    does: under load a thread hop costs more than the tool, since the worker and the loop then queue for
+    the interpreter lock), else in a worker thread: a LangGraph server (``langgraph dev``) forbids even
+    short blocking calls (SQLite, reading a data file) on its loop."""
+    if (config or {}).get("configurable", {}).get("tools_inline"):
+        return fn(*args, **kwargs)
+    return await asyncio.to_thread(fn, *args, **kwargs)
 
 
 def _understanding(state: AgentState):
@@ -67,12 +88,14 @@ def _question(state: AgentState) -> str:
 
 
 # Nodes -----------------------------------------------------------------------------------------
-def understand(state: AgentState, config: RunnableConfig, *, split: bool = True) -> dict[str, Any]:
+async def understand(state: AgentState, config: RunnableConfig, *, split: bool = True) -> dict[str, Any]:
     """Intent, companies, years, fields and formula, with follow-ups resolved against the thread.
 
-    A compound question (a figure question joined to another part) is split into ``parts``.
+    A compound question (a figure question joined to another part) is split into ``parts``. With an
+    adapters endpoint, the intent adapter's label overrides the rules.
     """
-    from agent.understanding import understand as run_understanding
+    from agent.intent import classify_llm
+    from agent.understanding import understand as understand_text
 
     question = _question(state).strip()
     settings = _settings(config)
@@ -83,15 +106,20 @@ def understand(state: AgentState, config: RunnableConfig, *, split: bool = True)
         empty = Understanding(question="", intent="", problems=["问题为空，请输入要查询的问题"])
         return {"question": "", "parts": [], "understanding": empty.to_context(), "intent": empty.intent,
                 "mode": settings.mode, "fallback_reason": None, "result": {}, "answer": "", "llm_messages": []}
-    store = _store(config)
+    store = await _store(config)
+
+    async def run_understanding(text: str):
+        label = await classify_llm(settings, text) if settings.llm.enabled else None
+        return await _short_tool(config, understand_text, text, store, previous=state.get("context"), llm_intent=label)
+
     parts = split_compound(question) if split else [question]
-    u = run_understanding(parts[0] if len(parts) > 1 else question, store, previous=state.get("context"), settings=settings)
+    u = await run_understanding(parts[0] if len(parts) > 1 else question)
     if len(parts) > 1 and u.intent in COMPOUND_HEADS:
         u.question = question
     else:
         parts = []
         if u.question != question:
-            u = run_understanding(question, store, previous=state.get("context"), settings=settings)
+            u = await run_understanding(question)
     update: dict[str, Any] = {
         "question": question,
         "parts": parts,
@@ -108,14 +136,14 @@ def understand(state: AgentState, config: RunnableConfig, *, split: bool = True)
     return update
 
 
-def compound(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+async def compound(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
     """Answer each part on the single-question path; later parts inherit earlier parts' context."""
     from graph.single import run_single
 
     context = state.get("context")
     answers, merged = [], ToolResult(kind="compound")
     for part in state["parts"]:
-        sub = run_single(part, context, config)
+        sub = await run_single(part, context, config)
         context = sub.get("context") or context
         answers.append(sub["answer"])
         result = sub.get("result") or {}
@@ -133,7 +161,7 @@ def compound(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
     }
 
 
-def agent(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+async def agent(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
     """Tool-calling answer model for compound questions; on any failure the deterministic split answers."""
     from graph.agent_tools import AGENT_TOOLS
 
@@ -143,7 +171,7 @@ def agent(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
     if not messages:
         messages = [SystemMessage(prompts.AGENT_SYSTEM), HumanMessage(state["question"])]
     try:
-        reply = model.bind_tools(AGENT_TOOLS).invoke(messages)
+        reply = await model.bind_tools(AGENT_TOOLS).ainvoke(messages)
     except Exception as exc:  # endpoint down, timeout, model without tool support
         return {"fallback_reason": f"answer model (tools) failed: {type(exc).__name__}: {exc}", "llm_messages": []}
     new = messages[len(state.get("llm_messages") or []):] + [reply]
@@ -167,42 +195,44 @@ def agent(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
     }
 
 
-def sql_lookup(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+async def sql_lookup(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
     from tools.sql import answer_lookup
 
-    result = answer_lookup(_store(config), _understanding(state), _settings(config))
+    result = await _short_tool(config, answer_lookup, await _store(config), _understanding(state), _settings(config))
     return {"result": result.to_dict()}
 
 
-def statistic(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+async def statistic(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
     from tools.sql import answer_statistic
 
-    result = answer_statistic(_store(config), _understanding(state), _settings(config))
+    # A question the templates don't cover waits on the NL2SQL adapter here (blocking client).
+    result = await asyncio.to_thread(answer_statistic, await _store(config), _understanding(state), _settings(config))
     return {"result": result.to_dict()}
 
 
-def formula(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+async def formula(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
     from tools.formula import answer_formula
 
-    result = answer_formula(_store(config), _understanding(state), _settings(config))
+    result = await _short_tool(config, answer_formula, await _store(config), _understanding(state), _settings(config))
     return {"result": result.to_dict()}
 
 
-def retrieve(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+async def retrieve(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
     from tools.retrieval import answer_open_question
 
-    result = answer_open_question(_settings(config), _store(config), _understanding(state))
+    # Index builds, dense models and the HyDE call (blocking client) run here.
+    result = await asyncio.to_thread(answer_open_question, _settings(config), await _store(config), _understanding(state))
     return {"result": result.to_dict()}
 
 
-def glossary(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+async def glossary(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
     from tools.glossary import answer_concept
 
-    result = answer_concept(_understanding(state).question)
+    result = await _short_tool(config, answer_concept, _understanding(state).question)
     return {"result": result.to_dict()}
 
 
-def answer(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+async def answer(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
     """Render the answer; with an answer endpoint, let the model phrase it under verification."""
     from agent.answers import render
 
@@ -212,7 +242,7 @@ def answer(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
     draft = render(u, result)
     final, reason = draft, state.get("fallback_reason")
     if settings.llm.enabled and result.kind != "refusal" and not u.problems:
-        final, llm_reason = _llm_answer(settings, u.question, result, draft)
+        final, llm_reason = await _llm_answer(settings, u.question, result, draft)
         reason = llm_reason or reason
     else:
         _emit(final)
@@ -236,7 +266,7 @@ def _emit_event(event: dict[str, Any]) -> None:
     writer(event)
 
 
-def _llm_answer(settings: Settings, question: str, result: ToolResult, draft: str) -> tuple[str, str | None]:
+async def _llm_answer(settings: Settings, question: str, result: ToolResult, draft: str) -> tuple[str, str | None]:
     """(answer, fallback reason). The model's answer streams sentence by sentence, each sentence
     released only once every figure in it is found in the tool results (so a number the tools did
     not produce is never shown); on a failure or an unsupported figure the template answers."""
@@ -259,7 +289,7 @@ def _llm_answer(settings: Settings, question: str, result: ToolResult, draft: st
         return None
 
     try:
-        for piece in llm.stream(settings, "answer", messages):
+        async for piece in llm.astream(settings, "answer", messages):
             pending += piece
             while (end := _SENTENCE_END.search(pending)) is not None:
                 sentence, pending = pending[: end.end()], pending[end.end():]

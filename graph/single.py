@@ -14,12 +14,12 @@ from graph import nodes
 from graph.routing import route_after_understand
 
 
-def run_single(question: str, context: dict[str, Any] | None, config: RunnableConfig) -> dict[str, Any]:
+async def run_single(question: str, context: dict[str, Any] | None, config: RunnableConfig) -> dict[str, Any]:
     """The state after answering ``question`` with ``context`` as the previous turn's memory."""
     state: dict[str, Any] = {"question": question, "context": context}
-    state.update(nodes.understand(state, config, split=False))
+    state.update(await nodes.understand(state, config, split=False))
     step = route_after_understand(state)
     if step != "answer":
-        state.update(getattr(nodes, step)(state, config))
-    state.update(nodes.answer(state, config))
+        state.update(await getattr(nodes, step)(state, config))
+    state.update(await nodes.answer(state, config))
     return state

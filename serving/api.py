@@ -1,20 +1,22 @@
-"""The nianbao HTTP API: ``create_app(settings, *, ask=..., ask_stream=...)``.
+"""The nianbao HTTP API: ``create_app(settings, *, ask_astream=... or ask_stream=...)``.
 
 Routes: ``POST /v1/ask`` (JSON, or server-sent events with ``?stream=true`` / ``Accept: text/event-stream``),
 the OpenAI-compatible ``POST /v1/chat/completions`` and ``GET /v1/models``, ``GET /v1/threads/{id}``,
 ``/healthz``, ``/metrics`` and the analyst web chat at ``/``.
 
-The agent is blocking (LangGraph + sync LLM clients); it runs on a dedicated thread pool sized for every
-in-flight conversation, so the event loop only moves bytes.
+The agent runs on the event loop: its graph and LLM clients are async, so 128 conversations waiting on
+the models cost no threads, and the little CPU each turn needs is never contended for the interpreter
+lock by a hundred threads. A blocking agent (``ask_stream``: tests' fakes, a module without
+``ask_astream``) runs on a thread pool instead.
 """
 
 from __future__ import annotations
 
-import asyncio
+import gc
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -32,7 +34,8 @@ from serving.limits import TokenBuckets, authenticate, read_json
 from serving.metrics import Metrics
 from serving.openai_compat import Completion, question_from_messages
 from serving.settings import ServingSettings
-from serving.streaming import SSE_HEADERS, coalesce, iterate_in_thread, sse, sse_data
+from serving.backend import AskAStream, AskStream
+from serving.streaming import SSE_HEADERS, sse, sse_data
 from serving.threads import ThreadLog
 
 STATIC = Path(__file__).parent / "static"
@@ -43,30 +46,44 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 # Paths that are counted under their own label; anything else is "other" (bounded label cardinality).
 _ENDPOINTS = ("/v1/ask", "/v1/chat/completions", "/v1/models", "/v1/threads", "/healthz", "/metrics", "/")
 
-AskFn = Callable[..., dict[str, Any]]
-AskStreamFn = Callable[..., Iterator[dict[str, Any]]]
-
 
 def create_app(
     settings: Settings | None = None,
     *,
-    ask: AskFn | None = None,
-    ask_stream: AskStreamFn | None = None,
+    ask_astream: AskAStream | None = None,
+    ask_stream: AskStream | None = None,
     serving: ServingSettings | None = None,
 ) -> FastAPI:
+    """The app answering with ``ask_astream`` (async events), else the blocking ``ask_stream``, else the
+    module named by ``serving.agent``."""
     settings = settings or get_settings()
     serving = serving or ServingSettings()
-    if ask is None or ask_stream is None:
-        default_ask, default_stream = backend.resolve(serving.agent)
-        ask, ask_stream = ask or default_ask, ask_stream or default_stream
     metrics = Metrics(settings.mode)
     buckets = TokenBuckets(serving.rate_per_s, serving.rate_burst)
     thread_log = ThreadLog(serving.thread_log_size)
     executor = ThreadPoolExecutor(max_workers=serving.worker_threads, thread_name_prefix="nianbao-ask")
+    agent_module = None
+    if ask_astream is None and ask_stream is not None:
+        ask_astream = backend.from_blocking(ask_stream, executor)
+    elif ask_astream is None:
+        agent_module = serving.agent
+        ask_astream = backend.resolve(agent_module, executor)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        if agent_module is not None and serving.warm_up:
+            try:
+                await backend.warm_up(agent_module, settings)
+            except Exception:  # the first question will build what is missing, or fail with a clear error
+                log.exception("warming up the agent failed")
+        # What was loaded so far (modules, indexes, data files) lives as long as the process: moved out
+        # of the collector's reach, a full collection no longer walks it. Without this, collections of
+        # 100-250 ms stalled every conversation on the loop under load.
+        gc.collect()
+        gc.freeze()
         yield
+        if agent_module is not None:
+            await backend.shut_down(agent_module)
         executor.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(title="nianbao", version="0.1.0", lifespan=lifespan, docs_url="/docs", redoc_url=None)
@@ -100,43 +117,44 @@ def create_app(
         return value
 
     # Running the agent -------------------------------------------------------------------------------
-    async def run_ask(question: str, thread_id: str) -> dict[str, Any]:
-        loop = asyncio.get_running_loop()
-        metrics.in_flight.inc()
-        try:
-            result = await loop.run_in_executor(
-                executor, lambda: ask(question, thread_id=thread_id, settings=settings))
-        finally:
-            metrics.in_flight.dec()
-        finish(question, thread_id, result)
-        return result
-
-    def finish(question: str, thread_id: str, result: dict[str, Any]) -> None:
-        result.setdefault("thread_id", thread_id)
-        metrics.answered(result)
-        thread_log.add(thread_id, question, result)
-
-    async def events(question: str, thread_id: str, endpoint: str) -> AsyncIterator[dict[str, Any]]:
-        """The agent's events, timing the first token; always ends with exactly one final or error."""
+    async def answered(question: str, thread_id: str, endpoint: str) -> AsyncIterator[dict[str, Any]]:
+        """The agent's step, token and reset events, then its final one; times the first token and
+        the turn. Failures propagate: to the error handlers (JSON routes) or into an error event."""
         start = time.perf_counter()
         first = True
         metrics.in_flight.inc()
         try:
-            make = lambda: ask_stream(question, thread_id=thread_id, settings=settings)  # noqa: E731
-            async for batch in iterate_in_thread(make, executor):
-                for event in coalesce(batch):
-                    kind = event.get("type") if isinstance(event, dict) else None
-                    if kind in ("token", "final") and first:
-                        first = False
-                        metrics.ttft.labels(endpoint=endpoint).observe(time.perf_counter() - start)
-                    if kind == "final":
-                        finish(question, thread_id, event["result"])
-                        metrics.latency.labels(endpoint=endpoint).observe(time.perf_counter() - start)
-                        yield event
-                        return
-                    if kind in ("step", "token"):
-                        yield event
+            async for event in ask_astream(question, thread_id=thread_id, settings=settings):
+                kind = event.get("type") if isinstance(event, dict) else None
+                if kind in ("token", "final") and first:
+                    first = False
+                    metrics.ttft.labels(endpoint=endpoint).observe(time.perf_counter() - start)
+                if kind == "final":
+                    result = event["result"]
+                    result.setdefault("thread_id", thread_id)
+                    metrics.answered(result)
+                    thread_log.add(thread_id, question, result)
+                    metrics.latency.labels(endpoint=endpoint).observe(time.perf_counter() - start)
+                    yield event
+                    return
+                if kind in ("step", "token", "reset"):
+                    yield event
             raise RuntimeError("the agent's stream ended without a final event")
+        finally:
+            metrics.in_flight.dec()
+
+    async def run_ask(question: str, thread_id: str, endpoint: str) -> dict[str, Any]:
+        """The final result of a turn, for the non-streaming routes (their first token is the answer)."""
+        async for event in answered(question, thread_id, endpoint):
+            if event["type"] == "final":
+                return event["result"]
+        raise AssertionError("unreachable: answered() ends with a final event or raises")
+
+    async def events(question: str, thread_id: str, endpoint: str) -> AsyncIterator[dict[str, Any]]:
+        """``answered`` for a stream, whose status line has gone out: a failure becomes an error event."""
+        try:
+            async for event in answered(question, thread_id, endpoint):
+                yield event
         except ApiError as exc:
             metrics.error(endpoint, exc.code)
             yield {"type": "error", "error": errors.error_body(exc.status, exc.code, exc.message)["error"]}
@@ -144,11 +162,8 @@ def create_app(
             request_id = uuid.uuid4().hex[:12]
             log.exception("stream failed %s", request_id)
             metrics.error(endpoint, "internal_error")
-            yield {"type": "error", "error": {"type": "server_error", "code": "internal_error",
-                                              "message": "internal error; the server log has the details",
-                                              "request_id": request_id}}
-        finally:
-            metrics.in_flight.dec()
+            yield {"type": "error", "error": errors.error_body(
+                500, "internal_error", "internal error; the server log has the details", request_id=request_id)["error"]}
 
     # Routes ------------------------------------------------------------------------------------------
     @app.post("/v1/ask")
@@ -166,12 +181,7 @@ def create_app(
                 async for event in events(question, thread_id, "/v1/ask"):
                     yield sse(event["type"], event)
             return StreamingResponse(body_iter(), media_type="text/event-stream", headers={**SSE_HEADERS, **headers})
-        start = time.perf_counter()
-        result = await run_ask(question, thread_id)
-        elapsed = time.perf_counter() - start
-        metrics.latency.labels(endpoint="/v1/ask").observe(elapsed)
-        metrics.ttft.labels(endpoint="/v1/ask").observe(elapsed)
-        return JSONResponse(result, headers=headers)
+        return JSONResponse(await run_ask(question, thread_id, "/v1/ask"), headers=headers)
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request):
@@ -190,11 +200,7 @@ def create_app(
         completion = Completion(serving.public_model)
         headers = {"X-Thread-Id": thread_id}
         if not stream:
-            start = time.perf_counter()
-            result = await run_ask(question, thread_id)
-            elapsed = time.perf_counter() - start
-            metrics.latency.labels(endpoint="/v1/chat/completions").observe(elapsed)
-            metrics.ttft.labels(endpoint="/v1/chat/completions").observe(elapsed)
+            result = await run_ask(question, thread_id, "/v1/chat/completions")
             return JSONResponse(completion.full(result), headers=headers)
 
         async def chunks():

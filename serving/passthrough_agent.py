@@ -1,28 +1,30 @@
 """The thinnest agent that still talks to the LLMs the way the real one does, for load tests.
 
 One non-streamed call to the intent adapter, then the answer model streamed token by token, through the
-same ``agent.llm`` clients. Serving with ``NIANBAO_SERVE_AGENT=serving.passthrough_agent`` measures what
-the HTTP layer and the LLM clients cost, apart from the graph's own work.
+same ``agent.llm`` clients, on the API's event loop as the real agent runs. Serving with
+``NIANBAO_SERVE_AGENT=serving.passthrough_agent`` measures what the HTTP layer and the LLM clients cost,
+apart from the graph's own work.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 from agent import llm
 from agent.configuration import Settings, get_settings
 
 
-def ask_stream(question: str, *, thread_id: str | None = None, settings: Settings | None = None) -> Iterator[dict[str, Any]]:
+async def ask_astream(question: str, *, thread_id: str | None = None,
+                      settings: Settings | None = None) -> AsyncIterator[dict[str, Any]]:
     settings = settings or get_settings()
     start = time.perf_counter()
     yield {"type": "step", "node": "intent"}
-    intent = llm.complete(settings, "intent", question)
+    intent = await llm.acomplete(settings, "intent", question)
     yield {"type": "step", "node": "answer"}
     pieces = []
-    for piece in llm.stream(settings, "answer", question):
+    async for piece in llm.astream(settings, "answer", question):
         pieces.append(piece)
         yield {"type": "token", "text": piece}
     result = {
@@ -33,9 +35,5 @@ def ask_stream(question: str, *, thread_id: str | None = None, settings: Setting
     yield {"type": "final", "result": result}
 
 
-def ask(question: str, *, thread_id: str | None = None, settings: Settings | None = None) -> dict[str, Any]:
-    final: dict[str, Any] = {}
-    for event in ask_stream(question, thread_id=thread_id, settings=settings):
-        if event["type"] == "final":
-            final = event["result"]
-    return final
+async def shut_down() -> None:
+    await llm.aclose_clients()

@@ -32,3 +32,5 @@ class ServingSettings(BaseSettings):
     # The module whose ask / ask_stream answer questions. "serving.passthrough_agent" (straight to the
     # answer LLM) isolates the HTTP layer in load tests; "serving.fake_agent" needs no LLM at all.
     agent: str = "agent.service"
+    # Build the agent's indexes and graph at startup, so the first questions do not wait for them.
+    warm_up: bool = True

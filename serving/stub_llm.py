@@ -170,8 +170,9 @@ class StubLLM:
                 "messages": body.get("messages", []),
                 "tools": [t.get("function", {}).get("name") for t in body.get("tools") or []],
                 "arrived": time.time(),
-                "slept_before_first_token_s": 0.0,
+                "slept_before_first_token_s": 0.0,  # measured; see _sleep
                 "slept_total_s": 0.0,
+                "requested_sleep_s": 0.0,  # what the configured latencies asked for
                 "first_token": None,
                 "finished": None,
                 "outcome": "ok",
@@ -211,11 +212,17 @@ class StubLLM:
     def _decode_s(self, n_tokens: int) -> float:
         return n_tokens / self.tokens_per_s if self.tokens_per_s > 0 else 0.0
 
-    async def _sleep(self, record: dict[str, Any], seconds: float) -> None:
+    async def _sleep(self, record: dict[str, Any], seconds: float, *, first_token: bool = True) -> None:
+        """Sleep, recording the time actually slept: a timer fires late on a busy machine, and that
+        lateness is the stub's, not the service's (load tests subtract these figures)."""
         if seconds > 0:
-            record["slept_before_first_token_s"] += seconds
-            record["slept_total_s"] += seconds
+            start = time.perf_counter()
             await asyncio.sleep(seconds)
+            slept = time.perf_counter() - start
+            record["requested_sleep_s"] += seconds
+            record["slept_total_s"] += slept
+            if first_token:
+                record["slept_before_first_token_s"] += slept
 
     async def _wait_closing(self) -> None:
         if self._closing is None:
@@ -245,8 +252,7 @@ class StubLLM:
                 raise ConnectionAbortedError("injected mid-stream close")
             end = starts[n + 1] if n + 1 < len(starts) else len(tokens)
             if i and self.tokens_per_s > 0:
-                record["slept_total_s"] += (end - i) / self.tokens_per_s
-                await asyncio.sleep((end - i) / self.tokens_per_s)
+                await self._sleep(record, (end - i) / self.tokens_per_s, first_token=False)
             yield chunk({"content": "".join(tokens[i:end])})
         if close:  # empty reply: still honour the failure
             record["outcome"] = "close"

@@ -86,7 +86,7 @@ def test_growth_rate_reads_the_prior_year_row(community):
     code = next(c.code for c in store.companies() if {2020, 2021} <= set(store.years(c.code))
                 and all((store.row(c.code, y) or {}).get("营业收入") for y in (2020, 2021)))
     now, prior = store.row(code, 2021)["营业收入"], store.row(code, 2020)["营业收入"]
-    u = understand(f"{code}在2021年的营业收入增长率是多少？", store, settings=settings)
+    u = understand(f"{code}在2021年的营业收入增长率是多少？", store)
     out = ask_structured(u.question, store=store, settings=settings)
     want = ((now - prior) / prior * 100).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
     assert f"{want}%" in out["answer"]

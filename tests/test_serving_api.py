@@ -19,7 +19,7 @@ RESULT_KEYS = {"answer", "intent", "company", "years", "fields", "sql", "values"
 
 def make(settings, agent=None, **serving):
     agent = agent or FakeAgent()
-    app = create_app(settings, ask=agent.ask, ask_stream=agent.ask_stream, serving=ServingSettings(**serving))
+    app = create_app(settings, ask_stream=agent.ask_stream, serving=ServingSettings(**serving))
     # raise_server_exceptions=False: see what a real client sees for internal errors.
     return TestClient(app, raise_server_exceptions=False), agent
 
@@ -87,7 +87,7 @@ def test_openai_chat_completions_with_the_openai_client(settings):
     import openai
 
     agent = FakeAgent()
-    app = create_app(settings, ask=agent.ask, ask_stream=agent.ask_stream, serving=ServingSettings())
+    app = create_app(settings, ask_stream=agent.ask_stream, serving=ServingSettings())
     with TestClient(app) as tc:
         oc = openai.OpenAI(base_url="http://testserver/v1", api_key="x", http_client=tc, max_retries=0)
         assert [m.id for m in oc.models.list()] == ["nianbao"]
@@ -217,14 +217,11 @@ def test_rate_limit_is_per_key(settings):
 
 
 def test_an_agent_bug_is_a_generic_500_without_details(settings, caplog):
-    def broken(question, *, thread_id=None, settings=None):
-        raise KeyError("secret internal detail")
-
     def broken_stream(question, *, thread_id=None, settings=None):
         yield {"type": "step", "node": "intent"}
         raise KeyError("secret internal detail")
 
-    app = create_app(settings, ask=broken, ask_stream=broken_stream, serving=ServingSettings())
+    app = create_app(settings, ask_stream=broken_stream, serving=ServingSettings())
     client = TestClient(app, raise_server_exceptions=False)
     r = client.post("/v1/ask", json={"question": "x"})
     assert r.status_code == 500

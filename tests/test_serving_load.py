@@ -59,7 +59,7 @@ def test_sse_client_reads_a_streamed_turn_over_keep_alive(settings):
     from serving.sse_client import SSEConnection
 
     agent = FakeAgent()
-    app = create_app(settings, ask=agent.ask, ask_stream=agent.ask_stream, serving=ServingSettings(api_keys=["k"]))
+    app = create_app(settings, ask_stream=agent.ask_stream, serving=ServingSettings(api_keys=["k"]))
 
     async def two_turns(url):
         conn = SSEConnection(url, {"Authorization": "Bearer k"})

@@ -45,7 +45,7 @@ def test_the_connection_is_read_only(community):
 def test_lookup_values_carry_provenance_and_sql(community):
     store, settings, _ = community
     item = next(it for it in bench_sample() if it["type"] == "1-2" and not it["prompt"]["key_word"].startswith("无|"))
-    u = understand(item["question"], store, settings=settings)
+    u = understand(item["question"], store)
     result = answer_lookup(store, u, settings)
     assert result.kind == "lookup" and result.sql.startswith("SELECT")
     words = item["prompt"]["key_word"].split("、")
@@ -68,11 +68,11 @@ def _python_ranking(store, year, field):
 
 def test_rank_matches_python(community):
     store, settings, _ = community
-    u = understand("2020年营业收入最高的前3家公司是哪些？", store, settings=settings)
+    u = understand("2020年营业收入最高的前3家公司是哪些？", store)
     result = answer_statistic(store, u, settings)
     want = [code for _v, code in sorted(_python_ranking(store, 2020, "营业收入"), key=lambda p: (-p[0], p[1]))[:3]]
     assert [v["code"] for v in result.values] == want
-    u = understand("2020年净利润第二低的公司是哪家？", store, settings=settings)
+    u = understand("2020年净利润第二低的公司是哪家？", store)
     result = answer_statistic(store, u, settings)
     want = sorted(_python_ranking(store, 2020, "净利润"), key=lambda p: (p[0], p[1]))[1][1]
     assert [v["code"] for v in result.values] == [want]
@@ -80,7 +80,7 @@ def test_rank_matches_python(community):
 
 def test_count_matches_python(community):
     store, settings, _ = community
-    u = understand("2020年营业收入超过10亿元的公司有多少家？", store, settings=settings)
+    u = understand("2020年营业收入超过10亿元的公司有多少家？", store)
     result = answer_statistic(store, u, settings)
     want = sum(1 for v, _ in _python_ranking(store, 2020, "营业收入") if v > Decimal(10) ** 9)
     assert result.values[0]["value"] == want
@@ -129,7 +129,7 @@ def test_filters_by_province(tmp_path):
             store.upsert_company(Company(code, name + "股份有限公司", name), conn)
             store.record_values(conn, code, 2020, [Value("省份", prov), Value("营业收入", Decimal(revenue))],
                                 source="import")
-    u = understand("2020年江苏省营业收入最高的公司是哪家？", store, settings=settings)
+    u = understand("2020年江苏省营业收入最高的公司是哪家？", store)
     assert u.statistic["filters"] == {"省份": "江苏"}
     result = answer_statistic(store, u, settings)
     assert [v["code"] for v in result.values] == ["600002"]
@@ -141,7 +141,7 @@ def test_nl2sql_output_is_validated(community, monkeypatch):
 
     store, settings, _ = community
     llm_settings = Settings(home=settings.home, llm={"base_url": "http://127.0.0.1:9/v1"})
-    u = understand("2020年营业收入的平均值是多少？", store, settings=settings)
+    u = understand("2020年营业收入的平均值是多少？", store)
     u.statistic = {"kind": "other"}
     monkeypatch.setattr(llm, "complete", lambda *a, **k: "DELETE FROM companies")
     result = answer_statistic(store, u, llm_settings)

@@ -148,7 +148,7 @@ def test_statistic_shapes(registry):
 def test_intent_on_real_questions(community):
     store, settings, _ = community
     items = bench_sample()
-    right = [understand(it["question"], store, settings=settings).intent in TYPE_INTENTS[it["type"]] for it in items]
+    right = [understand(it["question"], store).intent in TYPE_INTENTS[it["type"]] for it in items]
     assert sum(right) / len(right) >= 0.95
 
 
@@ -158,7 +158,7 @@ def test_real_questions_link_the_company_and_year_of_their_prompt(community):
         p = it["prompt"]
         if it["type"] not in ("1", "1-2", "2-1") or not p.get("ent_name"):
             continue
-        u = understand(it["question"], store, settings=settings)
+        u = understand(it["question"], store)
         names = {c.name for c in u.companies} | {c.short_name for c in u.companies}
         if p["key_word"].startswith("无|"):  # refusal questions may name companies the table lacks
             continue
@@ -218,30 +218,52 @@ def test_without_previous_nothing_is_inherited(registry):
 
 
 # The intent adapter ----------------------------------------------------------------------------
+def _understand_node(question, store, settings):
+    """The graph's understand node, which asks the intent adapter when an endpoint is configured."""
+    from agent import runner
+    from graph import nodes
+
+    config = {"configurable": {"settings": settings, "store": store}}
+    return runner.run(nodes.understand({"question": question}, config))
+
+
 def test_intent_adapter_is_used_when_configured(registry, monkeypatch):
     from agent import llm
     from agent.configuration import Settings
 
     settings = Settings(llm={"base_url": "http://127.0.0.1:9/v1"})
     prompts = []
-    monkeypatch.setattr(llm, "complete", lambda s, role, prompt: prompts.append(role) or '"intent": "统计题"}')
-    u = understand("四方科技2020年的营业收入是多少？", registry, settings=settings)
-    assert prompts == ["intent"] and u.intent == "统计题" and u.intent_source == "llm"
+
+    async def adapter(s, role, prompt):
+        prompts.append(role)
+        return '"intent": "统计题"}'
+
+    monkeypatch.setattr(llm, "acomplete", adapter)
+    update = _understand_node("四方科技2020年的营业收入是多少？", registry, settings)
+    assert prompts == ["intent"] and update["intent"] == "统计题"
+    assert update["understanding"]["intent_source"] == "llm"
+    # Embedded mode: the rules, and no adapter call.
+    update = _understand_node("四方科技2020年的营业收入是多少？", registry, Settings())
+    assert prompts == ["intent"] and update["intent"] == "财务报表"
 
 
 def test_intent_adapter_failure_falls_back_to_rules(registry, monkeypatch):
     from agent import llm
     from agent.configuration import Settings
 
-    def fail(*_a, **_k):
+    async def fail(*_a, **_k):
         raise llm.LLMUnavailable("down")
 
-    monkeypatch.setattr(llm, "complete", fail)
+    monkeypatch.setattr(llm, "acomplete", fail)
     settings = Settings(llm={"base_url": "http://127.0.0.1:9/v1"})
-    u = understand("四方科技2020年的营业收入是多少？", registry, settings=settings)
-    assert u.intent == "财务报表" and u.intent_source == "rules"
-    monkeypatch.setattr(llm, "complete", lambda *a, **k: "我觉得是闲聊")  # not a label: rules again
-    assert understand("四方科技2020年的营业收入是多少？", registry, settings=settings).intent == "财务报表"
+    update = _understand_node("四方科技2020年的营业收入是多少？", registry, settings)
+    assert update["intent"] == "财务报表" and update["understanding"]["intent_source"] == "rules"
+
+    async def chatter(*_a, **_k):
+        return "我觉得是闲聊"  # not a label: rules again
+
+    monkeypatch.setattr(llm, "acomplete", chatter)
+    assert _understand_node("四方科技2020年的营业收入是多少？", registry, settings)["intent"] == "财务报表"
 
 
 def test_concept_question_after_a_lookup_is_not_about_that_company(registry):

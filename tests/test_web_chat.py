@@ -23,7 +23,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 @pytest.fixture
 def server(settings):
     agent = FakeAgent(token_delay_s=0.02)  # slow enough that the page really renders a stream
-    app = create_app(settings, ask=agent.ask, ask_stream=agent.ask_stream, serving=ServingSettings())
+    app = create_app(settings, ask_stream=agent.ask_stream, serving=ServingSettings())
     with run_in_thread(app) as url:
         yield url, agent
 
