@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +21,11 @@ class ToolResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data (exact decimals become strings) for state, checkpoints and APIs."""
-        return jsonable(asdict(self))
+        # jsonable copies as it converts; asdict's deep copy first would double the work.
+        return jsonable({name: getattr(self, name) for name in _FIELDS})
+
+
+_FIELDS = tuple(f.name for f in fields(ToolResult))
 
 
 def jsonable(value: Any) -> Any:
