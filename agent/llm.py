@@ -21,6 +21,7 @@ import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Iterator, Sequence
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any
 
@@ -36,6 +37,18 @@ ROLES = ("answer", "intent", "nl2sql", "keywords")
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 _ROLE_NAMES = {"human": "user", "user": "user", "ai": "assistant", "assistant": "assistant",
                "system": "system", "tool": "tool"}
+
+
+# The turn being answered, sent to the model servers as the ``X-Nianbao-Turn`` header so that their
+# logs (vLLM's, a proxy's, the stub's) join with ours. Set by ``agent.service`` per turn; asyncio tasks
+# and worker threads inherit it.
+current_turn: ContextVar[str | None] = ContextVar("nianbao_turn", default=None)
+TURN_HEADER = "X-Nianbao-Turn"
+
+
+def _turn_headers() -> dict[str, str] | None:
+    turn = current_turn.get()
+    return {TURN_HEADER: turn} if turn else None
 
 
 class LLMUnavailable(RuntimeError):
@@ -92,7 +105,7 @@ class ChatEndpoint:
             response.close()
 
     def _send(self, body: dict[str, Any]) -> httpx.Response:
-        request = self._http.build_request("POST", self.url, content=_encode(body))
+        request = self._http.build_request("POST", self.url, content=_encode(body), headers=_turn_headers())
         for attempt in range(self.max_retries + 1):
             try:
                 response = self._http.send(request, stream=True)
@@ -134,7 +147,7 @@ class ChatEndpoint:
         data = _encode(body)
         for attempt in range(self.max_retries + 1):
             try:
-                response = await session.post(self.url, data=data)
+                response = await session.post(self.url, data=data, headers=_turn_headers())
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 await asyncio.sleep(self._retry_delay(attempt, error=exc))
                 continue

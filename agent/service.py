@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from agent import runner
+from agent import llm, runner
 from agent.configuration import Settings, get_settings
 from agent.store import Store, store_for
 
@@ -100,8 +100,6 @@ async def warm_up(settings: Settings | None = None) -> None:
 
 async def shut_down() -> None:
     """Close what this loop opened: the LLM clients' connections (the API calls this at shutdown)."""
-    from agent import llm
-
     await llm.aclose_clients()
 
 
@@ -130,6 +128,8 @@ async def ask_astream(
     if store.url not in _homes_with_reports:  # the first question of a process: may ingest, off the loop
         await asyncio.to_thread(ensure_sample, settings, store, notify)
     thread_id = thread_id or uuid.uuid4().hex
+    turn_id = uuid.uuid4().hex
+    llm.current_turn.set(turn_id)  # this generator's context: the graph's tasks inherit it
     graph = await compiled_graph(settings)
     config = _run_config(settings, store, thread_id)
     state: dict[str, Any] = {}
@@ -145,6 +145,7 @@ async def ask_astream(
             state.update(update or {})
     result = to_ask_json(state, settings)
     result["thread_id"] = thread_id
+    result["turn_id"] = turn_id
     result["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
     yield {"type": "final", "result": result}
 

@@ -83,6 +83,7 @@ class Turn:
     tokens: int = 0
     error: str | None = None
     mode: str | None = None
+    turn_id: str | None = None  # the agent's id for the turn; its LLM requests carry it
 
 
 # Running the servers ------------------------------------------------------------------------------------
@@ -224,7 +225,8 @@ async def _turn(client: httpx.AsyncClient, url: str, headers: dict, conv: int, t
                     data = json.loads(line[6:])
                     if event == "error":
                         return Turn(conv, turn, False, error=data.get("error", {}).get("code", "error"))
-                    return Turn(conv, turn, True, ttft, time.perf_counter() - start, tokens, mode=data["result"].get("mode"))
+                    return Turn(conv, turn, True, ttft, time.perf_counter() - start, tokens,
+                                mode=data["result"].get("mode"), turn_id=data["result"].get("turn_id"))
             return Turn(conv, turn, False, error="stream ended without a final event")
     except (httpx.HTTPError, ValueError) as exc:
         return Turn(conv, turn, False, error=f"{type(exc).__name__}: {exc}"[:200])
@@ -239,7 +241,8 @@ async def _raw_turn(conn, conv: int, turn: int, question: str, thread_id: str, t
         return Turn(conv, turn, False, error=f"HTTP {r['status']}: {r.get('error', '')}")
     if "error" in r:
         return Turn(conv, turn, False, error=r["error"])
-    return Turn(conv, turn, True, r["ttft_s"], r["total_s"], r["tokens"], mode=r["final"].get("mode"))
+    return Turn(conv, turn, True, r["ttft_s"], r["total_s"], r["tokens"], mode=r["final"].get("mode"),
+                turn_id=r["final"].get("turn_id"))
 
 
 async def _conversation(client, url, headers, cfg: LoadConfig, conv: int) -> list[Turn]:
@@ -342,23 +345,40 @@ def summarize(cfg: LoadConfig, turns: list[Turn], wall: float, records: list[dic
         "stub": None,
     }
     if records and ok:
-        # The stub's deliberate time per turn (uniform turns: every conversation asks the same questions).
         # Before an answer's first token come every call's sleep before its first token (a non-streamed
         # call's whole duration) — when the agent streams the answer. An agent that holds the answer back
         # until it is complete (to check its numbers) shows its first token after all of the stub's time.
         streamed = statistics.median(t.tokens for t in ok) > 1
-        per_turn_total = sum(r["slept_total_s"] for r in records) / len(ok)
-        per_turn_first = (sum(r["slept_before_first_token_s"] for r in records) / len(ok)) if streamed else per_turn_total
-        over_ttft = [t - per_turn_first for t in ttft]
-        over_total = [t - per_turn_total for t in total]
+        # The stub's time serving each request (its sleeps, their lateness and its own work); a stub
+        # that reports only its sleeps is charged those.
+        served = all(r.get("served_total_s") is not None for r in records)
+        total_key = "served_total_s" if served else "slept_total_s"
+        first_key = ("served_before_first_token_s" if served else "slept_before_first_token_s") if streamed else total_key
+        by_turn: dict[str, list[dict]] = {}
+        for r in records:
+            by_turn.setdefault(r.get("turn") or "", []).append(r)
+        if all(t.turn_id in by_turn for t in ok):
+            # Each turn's own requests (they carry its id): its overhead is exactly what it took beyond
+            # the stub's time for it, so a late stub timer in one turn is not counted against another.
+            stub_first = [sum(r[first_key] for r in by_turn[t.turn_id]) for t in ok]
+            stub_total = [sum(r[total_key] for r in by_turn[t.turn_id]) for t in ok]
+            matched = "per turn"
+        else:  # an agent that does not tag its requests: every turn is charged the average
+            stub_first = [sum(r[first_key] for r in records) / len(ok)] * len(ok)
+            stub_total = [sum(r[total_key] for r in records) / len(ok)] * len(ok)
+            matched = "average"
+        over_ttft = [t.ttft_s - s for t, s in zip(ok, stub_first)]
+        over_total = [t.total_s - s for t, s in zip(ok, stub_total)]
         figures["stub"] = {
             "ttft_ms": cfg.stub_ttft_ms, "tokens_per_s": cfg.stub_tokens_per_s, "tokens_per_chunk": cfg.stub_tokens_per_chunk,
             "requests_per_turn": len(records) / len(ok),
             "models": sorted({r["model"] for r in records}),
             "calls_per_turn": {m: sum(r["model"] == m for r in records) / len(ok) for m in sorted({r["model"] for r in records})},
             "answer_streamed": streamed,
-            "time_before_first_token_s": per_turn_first, "time_total_s": per_turn_total,
+            "matched": matched,
+            "time_before_first_token_s": statistics.mean(stub_first), "time_total_s": statistics.mean(stub_total),
             "requested_total_s": sum(r.get("requested_sleep_s", r["slept_total_s"]) for r in records) / len(ok),
+            "slept_total_s": sum(r["slept_total_s"] for r in records) / len(ok),
         }
         figures.update({
             "overhead_ttft_p50_s": _pct(over_ttft, 50), "overhead_ttft_p95_s": _pct(over_ttft, 95),
@@ -386,8 +406,9 @@ def table(figures: dict[str, Any]):
         stub = figures["stub"]
         t.add_row("stub time to first token (per turn)", ms(stub["time_before_first_token_s"]), "")
         t.add_row("stub total time (per turn)", ms(stub["time_total_s"]), "")
-        t.add_row("  of which its timers' lateness", ms(stub["time_total_s"] - stub["requested_total_s"]), "")
-        t.add_row("service overhead, first token", ms(figures["overhead_ttft_p50_s"]), ms(figures["overhead_ttft_p95_s"]))
+        t.add_row("  of which its timers' lateness", ms(stub["slept_total_s"] - stub["requested_total_s"]), "")
+        t.add_row(f"service overhead, first token ({stub['matched']})", ms(figures["overhead_ttft_p50_s"]),
+                  ms(figures["overhead_ttft_p95_s"]))
         t.add_row("service overhead, total", ms(figures["overhead_total_p50_s"]), ms(figures["overhead_total_p95_s"]))
     t.add_section()
     t.add_row("turns ok / errors", f"{figures['ok']} / {figures['errors']}", "")

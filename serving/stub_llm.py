@@ -10,8 +10,9 @@ while the server runs:
 * ``ttft_s`` / ``tokens_per_s``: latency before the first token and the decode rate.
 * ``failure``: ``None`` or a callable ``(request) -> "500" | "hang" | "close" | None`` or one of those
   strings; ``"close"`` drops the connection mid-stream (mid-body when not streaming).
-* ``requests``: every request received, with its model name and timings, so tests assert that LoRA adapters
-  are addressed by name and load tests subtract the stub's own time.
+* ``requests``: every request received, with its model name, the ``X-Nianbao-Turn`` it came with and
+  timings (what it slept, and how long it spent serving the request), so tests assert that LoRA adapters
+  are addressed by name and load tests subtract the stub's own time, turn by turn.
 
 Run in-process with ``with StubLLM(...).serve() as stub: stub.base_url`` or as
 ``python -m serving.stub_llm --port 8001 --ttft-ms 200 --tokens-per-s 50``.
@@ -158,6 +159,7 @@ class StubLLM:
 
         @app.post("/v1/chat/completions")
         async def chat(request: Request):
+            started = time.perf_counter()
             try:
                 body = await request.json()
             except ValueError:
@@ -166,6 +168,7 @@ class StubLLM:
             record = {
                 "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
                 "model": model,
+                "turn": request.headers.get("x-nianbao-turn"),  # which turn of the agent asked
                 "stream": bool(body.get("stream")),
                 "messages": body.get("messages", []),
                 "tools": [t.get("function", {}).get("name") for t in body.get("tools") or []],
@@ -173,6 +176,11 @@ class StubLLM:
                 "slept_before_first_token_s": 0.0,  # measured; see _sleep
                 "slept_total_s": 0.0,
                 "requested_sleep_s": 0.0,  # what the configured latencies asked for
+                # The request's whole time in this server, as its client sees it minus the network:
+                # the sleeps, their lateness, and the server's own work (what a load test subtracts).
+                "served_before_first_token_s": None,
+                "served_total_s": None,
+                "started": started,
                 "first_token": None,
                 "finished": None,
                 "outcome": "ok",
@@ -201,6 +209,7 @@ class StubLLM:
             await self._sleep(record, self.ttft_s + self._decode_s(len(tokenize(reply.content))))
             record["first_token"] = record["finished"] = time.time()
             payload = _completion(record, reply.content, calls)
+            record["served_before_first_token_s"] = record["served_total_s"] = time.perf_counter() - started
             if failure == "close":
                 record["outcome"] = "close"
                 return _TruncatedJSON(payload)
@@ -253,7 +262,9 @@ class StubLLM:
             end = starts[n + 1] if n + 1 < len(starts) else len(tokens)
             if i and self.tokens_per_s > 0:
                 await self._sleep(record, (end - i) / self.tokens_per_s, first_token=False)
-            yield chunk({"content": "".join(tokens[i:end])})
+            yield chunk({"content": "".join(tokens[i:end])})  # resumes once the chunk was sent
+            if record["served_before_first_token_s"] is None:
+                record["served_before_first_token_s"] = time.perf_counter() - record["started"]
         if close:  # empty reply: still honour the failure
             record["outcome"] = "close"
             raise ConnectionAbortedError("injected mid-stream close")
@@ -262,6 +273,9 @@ class StubLLM:
         record["finished"] = time.time()
         yield chunk({}, "tool_calls" if calls else "stop")
         yield "data: [DONE]\n\n"
+        record["served_total_s"] = time.perf_counter() - record["started"]
+        if record["served_before_first_token_s"] is None:  # no text: the first token is the end
+            record["served_before_first_token_s"] = record["served_total_s"]
 
     # Running ---------------------------------------------------------------------------------------
     @contextmanager

@@ -50,8 +50,12 @@ def test_answer_model_phrases_a_verified_answer(reports_settings, stub):
 
 def test_adapters_are_addressed_by_their_configured_names(reports_settings, stub):
     settings = llm_settings(reports_settings, stub, intent_model="my-intent-lora")
-    ask("四方科技2019年的货币资金是多少元？", settings=settings)
+    result = ask("四方科技2019年的货币资金是多少元？", settings=settings)
     assert "my-intent-lora" in stub.models_requested
+    # Every request of the turn carries the turn's id, so model-server logs join with ours.
+    assert [r["turn"] for r in stub.requests] == [result["turn_id"]] * len(stub.requests)
+    second = ask("那2018年呢？", settings=settings)
+    assert second["turn_id"] != result["turn_id"] and stub.requests[-1]["turn"] == second["turn_id"]
 
 
 def test_a_number_the_tools_did_not_produce_is_not_shown(reports_settings, stub):

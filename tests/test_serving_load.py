@@ -32,6 +32,26 @@ def test_overhead_subtracts_the_stubs_time_before_the_first_token():
     assert figures["errors"] == 0 and figures["throughput_turns_per_s"] == 2.0
 
 
+def test_each_turn_is_charged_its_own_stub_time_when_its_requests_carry_its_id():
+    # Turn "b"'s stub was 0.5 s slower; its overhead is the same 0.1 s as turn "a"'s, not 0.35 s.
+    turns = [Turn(0, 0, True, ttft_s=1.0, total_s=3.0, tokens=10, turn_id="a"),
+             Turn(1, 0, True, ttft_s=1.5, total_s=3.5, tokens=10, turn_id="b")]
+    recs = records(2, stream_first=0.3, intent=0.6, decode=2.0)
+    recs[0]["turn"] = recs[1]["turn"] = "a"
+    recs[2]["turn"] = recs[3]["turn"] = "b"
+    recs[2]["slept_before_first_token_s"] = recs[2]["slept_total_s"] = 1.1
+    figures = summarize(LoadConfig(conversations=2, turns=1), turns, 4.0, recs)
+    assert figures["stub"]["matched"] == "per turn"
+    assert figures["overhead_ttft_p50_s"] == pytest.approx(0.1) and figures["overhead_ttft_p95_s"] == pytest.approx(0.1)
+    assert figures["overhead_total_p95_s"] == pytest.approx(0.1)
+    # Without the ids every turn is charged the average, and the slow stub shows up as overhead.
+    for t in turns:
+        t.turn_id = None
+    figures = summarize(LoadConfig(conversations=2, turns=1), turns, 4.0, recs)
+    assert figures["stub"]["matched"] == "average"
+    assert figures["overhead_ttft_p95_s"] > 0.3
+
+
 def test_an_answer_held_back_until_complete_counts_all_stub_time_before_its_first_token():
     turns = [Turn(0, i, True, ttft_s=3.0, total_s=3.0, tokens=1) for i in range(4)]
     figures = summarize(LoadConfig(), turns, 4.0, records(4, stream_first=0.3, intent=0.6, decode=2.0))
