@@ -410,19 +410,20 @@ class Store:
             return [y for (y,) in c.execute(select(wide.c.year).where(wide.c.company_code == company_code).order_by(wide.c.year))]
 
     def provenance(self, company_code: str, year: int, fields: Sequence[str] | None = None) -> list[dict]:
-        """Every candidate value for the company-year, best source first; joined with its report."""
-        prov, reports = self.t["provenance"], self.t["reports"]
-        q = (
-            select(prov, reports.c.file_name)
-            .select_from(prov.outerjoin(reports, prov.c.report_id == reports.c.id))
-            .where(prov.c.company_code == company_code, prov.c.year == year)
-        )
+        """Every candidate value for the company-year, best source first; joined with its report.
+
+        Plain SQL on the read-only connection: a lookup asks this on every turn, and building and
+        executing the same statement through SQLAlchemy's expression layer cost more than the query."""
+        sql = ("SELECT p.*, r.file_name FROM provenance AS p LEFT JOIN reports AS r ON r.id = p.report_id "
+               "WHERE p.company_code = :code AND p.year = :year")
+        params: dict[str, Any] = {"code": company_code, "year": int(year)}
         if fields:
-            q = q.where(prov.c.field.in_(list(fields)))
-        with self.engine.connect() as c:
-            rows = [dict(r) for r in c.execute(q).mappings()]
-        rows.sort(key=lambda r: (-SOURCE_RANK.get(r["source"], 0), r["id"]))
-        return rows
+            sql += " AND p.field IN (" + ", ".join(f":f{i}" for i in range(len(fields))) + ")"
+            params |= {f"f{i}": f for i, f in enumerate(fields)}
+        cols, rows = self.readonly_query(sql, params)
+        out = [dict(zip(cols, row)) for row in rows]
+        out.sort(key=lambda r: (-SOURCE_RANK.get(r["source"], 0), r["id"]))
+        return out
 
     # Chunks ------------------------------------------------------------------------------------
     def add_chunks(self, conn, rows: list[dict]) -> None:
