@@ -77,10 +77,14 @@ def create_app(
             except Exception:  # the first question will build what is missing, or fail with a clear error
                 log.exception("warming up the agent failed")
         # What was loaded so far (modules, indexes, data files) lives as long as the process: moved out
-        # of the collector's reach, a full collection no longer walks it. Without this, collections of
-        # 100-250 ms stalled every conversation on the loop under load.
+        # of the collector's reach, a full collection no longer walks it (collections of 100-250 ms
+        # stalled every conversation on the loop under load). A turn allocates tens of thousands of
+        # short-lived objects; with the default threshold (700) the collector ran about 12 times per turn
+        # and its older generations paused the loop for up to 100 ms: see ServingSettings.gc_thresholds.
         gc.collect()
         gc.freeze()
+        if serving.gc_thresholds:
+            gc.set_threshold(*serving.gc_thresholds)
         yield
         if agent_module is not None:
             await backend.shut_down(agent_module)

@@ -34,3 +34,7 @@ class ServingSettings(BaseSettings):
     agent: str = "agent.service"
     # Build the agent's indexes and graph at startup, so the first questions do not wait for them.
     warm_up: bool = True
+    # The garbage collector's thresholds in a serving process (empty: Python's default, 700/10/10).
+    # Measured with `nianbao bench load -n 128` on 2 cores: the collector's time fell from 0.43-0.74 s to
+    # 0.10-0.20 s per run, its longest pause from 58-98 ms to 9-31 ms, and the p95 overhead with it.
+    gc_thresholds: list[int] = Field(default_factory=lambda: [10_000, 20, 20], max_length=3)
