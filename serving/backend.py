@@ -17,7 +17,7 @@ from concurrent.futures import Executor
 from typing import Any
 
 from serving.errors import ApiError
-from serving.streaming import iterate_in_thread
+from serving.streaming import coalesce, iterate_in_thread
 
 AskAStream = Callable[..., AsyncIterator[dict[str, Any]]]
 AskStream = Callable[..., Iterator[dict[str, Any]]]
@@ -37,7 +37,7 @@ def from_blocking(ask_stream: AskStream, executor: Executor) -> AskAStream:
     async def ask_astream(question: str, *, thread_id: str | None = None, settings=None):
         make = lambda: ask_stream(question, thread_id=thread_id, settings=settings)  # noqa: E731
         async for batch in iterate_in_thread(make, executor):
-            for event in batch:
+            for event in coalesce(batch):  # the tokens that piled up meanwhile, in one event
                 yield event
 
     return ask_astream
