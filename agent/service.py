@@ -79,6 +79,11 @@ async def _checkpointer(settings: Settings):
     return checkpoints.sqlite_saver(settings)
 
 
+# A figure, a ratio and a concept: they touch the company index, the wide table, the formula chain,
+# the glossary and the answer templates.
+WARM_UP_QUESTIONS = ("四方科技2019年的货币资金是多少元？", "四方科技2019年的毛利率是多少？", "什么是毛利率？")
+
+
 async def warm_up(settings: Settings | None = None) -> None:
     """Build what the first question would otherwise build while a user waits: the sample report, the
     company index, the data files, the compiled graph with its checkpointer (the API calls this at
@@ -101,11 +106,6 @@ async def warm_up(settings: Settings | None = None) -> None:
 async def shut_down() -> None:
     """Close what this loop opened: the LLM clients' connections (the API calls this at shutdown)."""
     await llm.aclose_clients()
-
-
-# A figure, a ratio and a concept: they touch the company index, the wide table, the formula chain,
-# the glossary and the answer templates.
-WARM_UP_QUESTIONS = ("四方科技2019年的货币资金是多少元？", "四方科技2019年的毛利率是多少？", "什么是毛利率？")
 
 
 def _run_config(settings: Settings, store: Store, thread_id: str) -> dict[str, Any]:
