@@ -1,0 +1,112 @@
+"""agent.llm's own chat-completions client against the stub: retries, timeouts, failures, both flavours."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+pytest.importorskip("fastapi")
+
+from agent import llm  # noqa: E402
+from agent.configuration import LLMSettings, Settings  # noqa: E402
+from serving.stub_llm import StubLLM  # noqa: E402
+
+
+@pytest.fixture
+def stub():
+    with StubLLM(replies={"intent": '{"intent": "财务报表"}'}, default_reply="第一句。第二句。").serve() as s:
+        yield s
+
+
+def settings_for(stub, **llm_settings) -> Settings:
+    return Settings(llm=LLMSettings(base_url=stub.base_url, **{"timeout_s": 5, "max_retries": 2, **llm_settings}))
+
+
+def fail_first(n: int, mode: str = "500"):
+    """A failure rule: the first ``n`` requests fail with ``mode``, the rest succeed."""
+    seen = []
+
+    def rule(_request):
+        seen.append(1)
+        return mode if len(seen) <= n else None
+
+    return rule
+
+
+def test_blocking_and_async_calls_return_the_same_text(stub):
+    settings = settings_for(stub)
+    assert llm.complete(settings, "intent", "x") == '{"intent": "财务报表"}'
+    assert "".join(llm.stream(settings, "answer", "x")) == "第一句。第二句。"
+
+    async def both():
+        text = await llm.acomplete(settings, "intent", [("system", "s"), ("human", "x")])
+        pieces = [p async for p in llm.astream(settings, "answer", "x")]
+        await llm.aclose_clients()
+        return text, pieces
+
+    text, pieces = asyncio.run(both())
+    assert text == '{"intent": "财务报表"}' and "".join(pieces) == "第一句。第二句。" and len(pieces) > 1
+    assert [m["role"] for m in stub.requests[2]["messages"]] == ["system", "user"]
+
+
+def test_a_server_error_is_retried_then_succeeds(stub):
+    stub.failure = fail_first(1)
+    assert llm.complete(settings_for(stub), "intent", "x") == '{"intent": "财务报表"}'
+    assert [r["outcome"] for r in stub.requests] == ["500", "ok"]
+
+    stub.reset()
+    stub.failure = fail_first(1)
+
+    async def streamed():
+        try:
+            return "".join([p async for p in llm.astream(settings_for(stub), "answer", "x")])
+        finally:
+            await llm.aclose_clients()
+
+    assert asyncio.run(streamed()) == "第一句。第二句。"
+    assert [r["outcome"] for r in stub.requests] == ["500", "ok"]
+
+
+def test_retries_are_bounded_and_the_failure_is_named(stub):
+    stub.failure = "500"
+    with pytest.raises(llm.LLMUnavailable, match="HTTP 500"):
+        llm.complete(settings_for(stub, max_retries=1), "intent", "x")
+    assert len(stub.requests) == 2  # the first try and one retry
+
+
+def test_a_client_error_is_not_retried(stub):
+    settings = settings_for(stub, intent_model="no-such-adapter")
+    with pytest.raises(llm.LLMUnavailable, match="HTTP 404"):
+        asyncio.run(llm.acomplete(settings, "intent", "x"))
+    assert len(stub.requests) == 1
+
+
+def test_a_hung_endpoint_times_out(stub):
+    stub.failure = "hang"
+    settings = settings_for(stub, timeout_s=0.5, max_retries=0)
+    start = time.perf_counter()
+    with pytest.raises(llm.LLMUnavailable, match="intent endpoint failed"):
+        asyncio.run(llm.acomplete(settings, "intent", "x"))
+    with pytest.raises(llm.LLMUnavailable):
+        llm.complete(settings, "intent", "x")
+    assert time.perf_counter() - start < 5
+
+
+def test_a_stream_cut_midway_raises(stub):
+    stub.failure = "close"
+    stub.default_reply = "一二三四五六七八九十。" * 20
+
+    async def read():
+        return [p async for p in llm.astream(settings_for(stub, max_retries=0), "answer", "x")]
+
+    with pytest.raises(llm.LLMUnavailable):
+        asyncio.run(read())
+
+
+def test_no_endpoint_is_embedded_mode():
+    with pytest.raises(llm.LLMUnavailable, match="no endpoint"):
+        llm.complete(Settings(), "intent", "x")
+    with pytest.raises(llm.LLMUnavailable, match="no endpoint"):
+        asyncio.run(llm.acomplete(Settings(), "answer", "x"))
