@@ -28,7 +28,7 @@ from agent.store import Store, store_for
 from graph import prompts
 from graph.compound import split_compound
 from graph.state import AgentState
-from graph.verify import unsupported_numbers
+from graph.verify import supported_numbers, unsupported_numbers
 from tools.results import ToolResult
 
 log = logging.getLogger(__name__)
@@ -276,12 +276,12 @@ async def _llm_answer(settings: Settings, question: str, result: ToolResult, dra
         messages = prompts.concept_answer(question, result.values)
     else:
         messages = prompts.structured_answer(question, result.to_dict(), draft)
-    sources = (result.to_dict(), question, draft)
+    supported = supported_numbers(result.to_dict(), question, draft)
     shown: list[str] = []
     pending = ""
 
     def release(sentence: str) -> str | None:
-        bad = unsupported_numbers(sentence, *sources)
+        bad = unsupported_numbers(sentence, supported=supported)
         if bad:
             return "answer model stated numbers the tools did not produce: " + ", ".join(sorted(map(str, bad)))
         shown.append(sentence)

@@ -25,11 +25,18 @@ def numbers_in(text: str) -> set[Decimal]:
     return found
 
 
-def unsupported_numbers(answer: str, *sources: Any) -> set[Decimal]:
-    """Numbers in ``answer`` that appear in none of ``sources`` (strings or JSON-able data)."""
+def supported_numbers(*sources: Any) -> set[Decimal]:
+    """Every number in ``sources`` (strings or JSON-able data): what an answer may state."""
     allowed: set[Decimal] = set()
     for source in sources:
         text = source if isinstance(source, str) else json.dumps(source, ensure_ascii=False, default=str)
         allowed |= numbers_in(text)
+    return allowed
+
+
+def unsupported_numbers(answer: str, *sources: Any, supported: set[Decimal] | None = None) -> set[Decimal]:
+    """Numbers in ``answer`` that appear in none of ``sources`` (or in ``supported``, computed once by
+    :func:`supported_numbers` when many sentences are checked against the same sources)."""
+    allowed = supported if supported is not None else supported_numbers(*sources)
     # Page references and small ordinals (第1页, 3家) are not figures.
     return {n for n in numbers_in(answer) - allowed if not (n == n.to_integral_value() and abs(n) < 10)}
