@@ -24,6 +24,18 @@ def settings_for(stub, **llm_settings) -> Settings:
     return Settings(llm=LLMSettings(base_url=stub.base_url, **{"timeout_s": 5, "max_retries": 2, **llm_settings}))
 
 
+def run(coro):
+    """``asyncio.run`` that closes the clients the coroutine opened on its loop."""
+
+    async def closing():
+        try:
+            return await coro
+        finally:
+            await llm.aclose_clients()
+
+    return asyncio.run(closing())
+
+
 def fail_first(n: int, mode: str = "500"):
     """A failure rule: the first ``n`` requests fail with ``mode``, the rest succeed."""
     seen = []
@@ -42,11 +54,9 @@ def test_blocking_and_async_calls_return_the_same_text(stub):
 
     async def both():
         text = await llm.acomplete(settings, "intent", [("system", "s"), ("human", "x")])
-        pieces = [p async for p in llm.astream(settings, "answer", "x")]
-        await llm.aclose_clients()
-        return text, pieces
+        return text, [p async for p in llm.astream(settings, "answer", "x")]
 
-    text, pieces = asyncio.run(both())
+    text, pieces = run(both())
     assert text == '{"intent": "财务报表"}' and "".join(pieces) == "第一句。第二句。" and len(pieces) > 1
     assert [m["role"] for m in stub.requests[2]["messages"]] == ["system", "user"]
 
@@ -60,12 +70,9 @@ def test_a_server_error_is_retried_then_succeeds(stub):
     stub.failure = fail_first(1)
 
     async def streamed():
-        try:
-            return "".join([p async for p in llm.astream(settings_for(stub), "answer", "x")])
-        finally:
-            await llm.aclose_clients()
+        return "".join([p async for p in llm.astream(settings_for(stub), "answer", "x")])
 
-    assert asyncio.run(streamed()) == "第一句。第二句。"
+    assert run(streamed()) == "第一句。第二句。"
     assert [r["outcome"] for r in stub.requests] == ["500", "ok"]
 
 
@@ -79,7 +86,7 @@ def test_retries_are_bounded_and_the_failure_is_named(stub):
 def test_a_client_error_is_not_retried(stub):
     settings = settings_for(stub, intent_model="no-such-adapter")
     with pytest.raises(llm.LLMUnavailable, match="HTTP 404"):
-        asyncio.run(llm.acomplete(settings, "intent", "x"))
+        run(llm.acomplete(settings, "intent", "x"))
     assert len(stub.requests) == 1
 
 
@@ -88,7 +95,7 @@ def test_a_hung_endpoint_times_out(stub):
     settings = settings_for(stub, timeout_s=0.5, max_retries=0)
     start = time.perf_counter()
     with pytest.raises(llm.LLMUnavailable, match="intent endpoint failed"):
-        asyncio.run(llm.acomplete(settings, "intent", "x"))
+        run(llm.acomplete(settings, "intent", "x"))
     with pytest.raises(llm.LLMUnavailable):
         llm.complete(settings, "intent", "x")
     assert time.perf_counter() - start < 5
@@ -102,11 +109,11 @@ def test_a_stream_cut_midway_raises(stub):
         return [p async for p in llm.astream(settings_for(stub, max_retries=0), "answer", "x")]
 
     with pytest.raises(llm.LLMUnavailable):
-        asyncio.run(read())
+        run(read())
 
 
 def test_no_endpoint_is_embedded_mode():
     with pytest.raises(llm.LLMUnavailable, match="no endpoint"):
         llm.complete(Settings(), "intent", "x")
     with pytest.raises(llm.LLMUnavailable, match="no endpoint"):
-        asyncio.run(llm.acomplete(Settings(), "answer", "x"))
+        run(llm.acomplete(Settings(), "answer", "x"))
