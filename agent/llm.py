@@ -4,11 +4,12 @@ vLLM serves the 7B base with LoRA adapters, each addressed by its own model name
 ``nl2sql``, ``keywords``), and the 32B answer model on its own endpoint. Every caller treats
 :class:`LLMUnavailable` as "take the deterministic path" and records the reason in the graph state.
 
-``complete`` and ``stream`` speak the chat-completions protocol directly over a pooled ``httpx`` client.
-They run on every turn the API serves, and the openai SDK under ``langchain_openai`` spent about 25 ms of
-CPU per turn building typed request and chunk objects that are read once and thrown away (profiled
-under the 128-conversation load test); here a chunk is one ``json.loads``. ``chat_model`` still gives
-the langchain ``ChatOpenAI`` where its features are used: tool calling (``bind_tools``) in the agent node.
+``acomplete`` / ``astream`` (aiohttp, on an event loop: the API's turns) and ``complete`` / ``stream``
+(httpx, in blocking code) speak the chat-completions protocol directly. The openai SDK under
+``langchain_openai`` spent about 25 ms of CPU per turn building typed request and chunk objects that are
+read once and thrown away (profiled under the 128-conversation load test); here a chunk is one
+``json.loads``. ``chat_model`` still gives the langchain ``ChatOpenAI`` where its features are used: tool
+calling (``bind_tools``) in the agent node.
 """
 
 from __future__ import annotations

@@ -23,8 +23,8 @@ class ServingSettings(BaseSettings):
     # second and the burst allowed on top. 0 disables the limit.
     rate_per_s: float = Field(20.0, ge=0)
     rate_burst: int = Field(60, ge=1)
-    # Threads that run the blocking agent: one per in-flight conversation, so 128 concurrent
-    # conversations never queue behind each other in the service itself.
+    # Threads that run a blocking agent (one without ask_astream; agent.service runs on the event loop
+    # and uses none): one per in-flight conversation, so they never queue behind each other.
     worker_threads: int = Field(256, ge=1)
     # Threads remembered for GET /v1/threads/{id} (this process only; the checkpointer holds the state).
     thread_log_size: int = Field(10_000, ge=0)
