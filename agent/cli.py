@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from agent.configuration import get_settings
+from knowledge.configuration import get_settings
 
 app = typer.Typer(help="nianbao 年报问答: questions over Chinese A-share annual reports.", no_args_is_help=True)
 bench = typer.Typer(help="Benchmarks that print figures.", no_args_is_help=True)
@@ -102,7 +102,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Print one wide-table row with the provenance of each value."""
-    from agent.store import store_for
+    from knowledge.store import store_for
 
     store = store_for(get_settings())
     match = _find_company(store, company)

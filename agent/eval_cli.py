@@ -19,9 +19,14 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         report_json: Optional[Path] = typer.Option(None, "--report-json", help="write the summary as JSON"),
     ) -> None:
         """Answer every question of a gold file and print the challenge-style scores."""
-        from agent.configuration import get_settings
-        from agent.evaluation import default_answerer, evaluate, format_report, load_jsonl
-        from agent.store import Store
+        from agent.evaluation import (
+            default_answerer,
+            evaluate,
+            format_report,
+            load_jsonl,
+        )
+        from knowledge.configuration import get_settings
+        from knowledge.store import Store
 
         settings = get_settings()
         items = load_jsonl(gold)[: limit or None]

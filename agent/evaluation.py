@@ -24,7 +24,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Callable
 
-from agent.fields import field_dictionary
+from knowledge.fields import field_dictionary
 
 REFUSAL_KEY = "无|不|没有|未|否|非|莫|抱歉|毋"
 REFUSAL_WORDS = tuple(REFUSAL_KEY.split("|"))
@@ -343,8 +343,8 @@ def default_answerer(settings, *, direct: bool = False) -> Callable[[str], dict]
             ask = None
         if ask is not None:
             return lambda q: ask(q, settings=settings)
-    from agent.store import Store
     from agent.structured import ask_structured
+    from knowledge.store import Store
 
     settings.ensure_home()
     store = Store(settings.db_url)

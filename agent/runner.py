@@ -34,7 +34,7 @@ def _agent_loop() -> asyncio.AbstractEventLoop:
 
 def _close(loop: asyncio.AbstractEventLoop) -> None:
     """At exit: close the connections the agent opened on the loop, then the loop."""
-    from agent import llm
+    from graph import llm
 
     try:
         asyncio.run_coroutine_threadsafe(llm.aclose_clients(), loop).result(timeout=5)

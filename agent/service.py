@@ -16,43 +16,20 @@ import time
 import uuid
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
-from agent import llm, runner
-from agent.configuration import Settings, get_settings
-from agent.store import Store, store_for
+from agent import runner
+from graph import llm
+from ingestion.sample import ensure_sample, has_sample_checked
+from knowledge.configuration import Settings, get_settings
+from knowledge.store import Store, store_for
 
 log = logging.getLogger(__name__)
 
-SAMPLE_DIR = Path(__file__).parent / "samples"
-
-_homes_with_reports: set[str] = set()
 # Per event loop: a checkpointer's connection belongs to the loop that opened it. Loop → (graphs by
 # checkpoint location, the lock that makes concurrent first questions compile only once).
 _graphs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[dict[str, Any], asyncio.Lock]] = \
     weakref.WeakKeyDictionary()
-
-
-def sample_reports() -> list[Path]:
-    return sorted(SAMPLE_DIR.glob("*.pdf"))
-
-
-def ensure_sample(settings: Settings, store: Store, notify: Callable[[str], None] | None = None) -> None:
-    """On an empty home, ingest the bundled sample report so the first question has data."""
-    if store.url in _homes_with_reports:
-        return
-    if store.has_reports():
-        _homes_with_reports.add(store.url)  # checked once per process: this runs on every question
-        return
-    from ingestion.pipeline import ingest_file
-
-    for pdf in sample_reports():
-        if notify:
-            notify(f"首次使用：正在导入示例年报 {pdf.name} …")
-        result = ingest_file(store, pdf, settings=settings)
-        if notify:
-            notify(f"导入完成：{result.status}，{result.pages or 0} 页")
 
 
 async def compiled_graph(settings: Settings):
@@ -88,8 +65,8 @@ async def warm_up(settings: Settings | None = None) -> None:
     """Build what the first question would otherwise build while a user waits: the sample report, the
     company index, the data files, the compiled graph with its checkpointer (the API calls this at
     startup)."""
-    from agent.configuration import LLMSettings
     from graph.single import run_single
+    from knowledge.configuration import LLMSettings
 
     settings = settings or get_settings()
     store = store_for(settings)
@@ -125,7 +102,7 @@ async def ask_astream(
     settings = settings or get_settings()
     started = time.perf_counter()
     store = store_for(settings)
-    if store.url not in _homes_with_reports:  # the first question of a process: may ingest, off the loop
+    if not has_sample_checked(store):  # the first question of a process: may ingest, off the loop
         await asyncio.to_thread(ensure_sample, settings, store, notify)
     thread_id = thread_id or uuid.uuid4().hex
     turn_id = uuid.uuid4().hex

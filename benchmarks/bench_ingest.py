@@ -16,7 +16,7 @@ sys.path.insert(0, str(REPO))
 
 from ingestion.bench import run_bench  # noqa: E402
 
-DEFAULT = [REPO / "agent" / "samples", REPO / "tests" / "data" / "reports"]
+DEFAULT = [REPO / "ingestion" / "samples", REPO / "tests" / "data" / "reports"]
 
 
 def main() -> int:

@@ -22,10 +22,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agent.configuration import Settings  # noqa: E402
-from agent.evaluation import default_answerer, evaluate, format_report, is_refusal, load_jsonl, percentile  # noqa: E402
-from agent.store import Store  # noqa: E402
+from agent.evaluation import (  # noqa: E402
+    default_answerer,
+    evaluate,
+    format_report,
+    is_refusal,
+    load_jsonl,
+    percentile,
+)
 from ingestion.import_table import import_tables  # noqa: E402
+from knowledge.configuration import Settings  # noqa: E402
+from knowledge.store import Store  # noqa: E402
 
 
 def main() -> int:

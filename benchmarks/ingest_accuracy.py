@@ -14,12 +14,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from agent.store import Store  # noqa: E402
 from ingestion.accuracy import load_truth, score  # noqa: E402
 from ingestion.filenames import parse_filename  # noqa: E402
 from ingestion.pipeline import ingest_file  # noqa: E402
+from knowledge.store import Store  # noqa: E402
 
-DEFAULT_PDFS = [*sorted((REPO / "agent" / "samples").glob("*.pdf")), *sorted((REPO / "tests" / "data" / "reports").glob("*.pdf"))]
+DEFAULT_PDFS = [*sorted((REPO / "ingestion" / "samples").glob("*.pdf")), *sorted((REPO / "tests" / "data" / "reports").glob("*.pdf"))]
 
 
 def main() -> int:

@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-SAMPLE_PDF = next((REPO / "agent" / "samples").glob("*四方科技*2019*.pdf"))
+SAMPLE_PDF = next((REPO / "ingestion" / "samples").glob("*四方科技*2019*.pdf"))
 SECOND_PDF = next((REPO / "tests" / "data" / "reports").glob("*生物股份*2020*.pdf"))
 GOLD = REPO / "tests" / "data" / "retrieval_gold.jsonl"
 
@@ -140,7 +140,7 @@ def load_report(store, path: Path, *, chunks: list[dict] | None = None) -> int:
     Only chunks, no wide-table values: retrieval needs nothing else."""
     import hashlib
 
-    from agent.store import Company
+    from knowledge.store import Company
 
     meta = report_meta(path)
     rows = list(chunks) if chunks is not None else list(cached_chunks(path))

@@ -14,9 +14,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from agent.configuration import Settings
-from agent.store import Store
-from benchmarks.retrieval_corpus import SAMPLE_PDF, SECOND_PDF, load_gold, load_report, report_chunks
+from benchmarks.retrieval_corpus import (
+    SAMPLE_PDF,
+    SECOND_PDF,
+    load_gold,
+    load_report,
+    report_chunks,
+)
+from knowledge.configuration import Settings
+from knowledge.store import Store
 
 
 def evaluate(settings, store, gold: list[dict], *, k: int = 5, verbose: bool = False) -> dict:

@@ -30,7 +30,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.retrieval_corpus import SAMPLE_PDF, SECOND_PDF, cached_chunks, load_gold, report_meta
+from benchmarks.retrieval_corpus import (
+    SAMPLE_PDF,
+    SECOND_PDF,
+    cached_chunks,
+    load_gold,
+    report_meta,
+)
 
 YEARS = (2019, 2020, 2021)
 _NAME_CHARS = "华金东海天中新恒宏兴瑞安泰康德信远鑫隆盛达通合润正嘉祥力诚明科"
@@ -74,7 +80,7 @@ def synthesise(template, rows: list[dict], company: tuple, seed: int) -> list[di
 def write_store(db_path: Path, n_reports: int) -> dict:
     import sqlite3
 
-    from agent.store import Store
+    from knowledge.store import Store
 
     Store(f"sqlite:///{db_path}").engine.dispose()  # the real schema
     templates = _templates()
@@ -112,10 +118,10 @@ def write_store(db_path: Path, n_reports: int) -> dict:
 
 def _build_worker(args) -> tuple[list[float], int]:
     home, scopes = args
-    from agent.configuration import Settings
-    from agent.store import Store
+    from knowledge.configuration import Settings
+    from knowledge.store import Store
     from tools.retrieval.bm25 import IndexCache
-    from tools.retrieval.tokenize import tokenizer_for
+    from understanding.tokenize import tokenizer_for
 
     settings = Settings(home=home)
     store = Store(settings.db_url)
@@ -144,8 +150,8 @@ def build_indexes(home: Path, scopes: list[tuple[str, int]], workers: int) -> di
 
 
 def _query_worker(home: str, jobs: list[tuple[str, str, int]], queue) -> None:
-    from agent.configuration import Settings
-    from agent.store import Store
+    from knowledge.configuration import Settings
+    from knowledge.store import Store
     from tools.retrieval import search
 
     settings = Settings(home=home)

@@ -18,7 +18,7 @@ HIDDEN = 32
 
 def vocabulary(texts: list[str] | None = None) -> list[str]:
     if texts is None:
-        from tools.glossary import GLOSSARY_PATH
+        from knowledge.glossary import GLOSSARY_PATH
 
         texts = [GLOSSARY_PATH.read_text(encoding="utf-8")]
     chars = {c for t in texts for c in t if not c.isspace() and not c.isascii()}

@@ -23,7 +23,7 @@ def register(app_: typer.Typer, bench: typer.Typer) -> None:
 
 
 def _home() -> Path:
-    from agent.configuration import get_settings
+    from knowledge.configuration import get_settings
 
     return get_settings().home / "finetune"
 

@@ -11,9 +11,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from agent.store import Store
-
 from finetune.train import load_records, prompt_text
+from knowledge.store import Store
 
 
 def _norm(value):

@@ -76,7 +76,12 @@ def train(config: TrainConfig, data_dir: Path, out_dir: Path, *, limit: int | No
     Returns the run summary (also written to ``out_dir/train_summary.json``)."""
     import torch
     from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
+    from transformers import (
+        AutoModelForCausalLM,
+        AutoTokenizer,
+        Trainer,
+        TrainingArguments,
+    )
 
     started = time.time()
     out_dir = Path(out_dir)

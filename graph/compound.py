@@ -11,7 +11,7 @@ import tomllib
 from functools import lru_cache
 from typing import Any
 
-from agent.fields import KNOWLEDGE_DIR
+from knowledge.fields import KNOWLEDGE_DIR
 
 
 @lru_cache(maxsize=1)

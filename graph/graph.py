@@ -19,7 +19,7 @@ from __future__ import annotations
 from langgraph.graph import END, START, StateGraph
 from langgraph.prebuilt import ToolNode
 
-from graph import nodes
+from graph import compound_nodes, nodes
 from graph.agent_tools import AGENT_TOOLS
 from graph.routing import TOOL_FOR_INTENT, route_after_agent, route_after_understand
 from graph.state import AgentState, InputState, OutputState
@@ -33,8 +33,8 @@ def build_graph() -> StateGraph:
         builder.add_node(name, getattr(nodes, name))
         builder.add_edge(name, "answer")
     builder.add_node("answer", nodes.answer)
-    builder.add_node("compound", nodes.compound)
-    builder.add_node("agent", nodes.agent)
+    builder.add_node("compound", compound_nodes.compound)
+    builder.add_node("agent", compound_nodes.agent)
     builder.add_node("tools", ToolNode(AGENT_TOOLS, messages_key="llm_messages"))
 
     builder.add_edge(START, "understand")

@@ -18,18 +18,25 @@ import logging
 import re
 from typing import Any
 
-from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
 
-from agent import llm
-from agent.configuration import Settings, settings_from_config
-from agent.store import Store, store_for
-from graph import prompts
+from graph import llm, prompts, tool_calls
+from graph.answers import render
 from graph.compound import split_compound
 from graph.state import AgentState
 from graph.verify import supported_numbers, unsupported_numbers
+from ingestion.sample import ensure_sample
+from knowledge.configuration import Settings, settings_from_config
+from knowledge.store import Store, store_for
+from tools.glossary import answer_concept
 from tools.results import ToolResult
+from tools.retrieval import answer_open_question
+from tools.sql import run_generated, strip_model_sql
+from understanding.intent import parse_intent_label
+from understanding.question import Understanding
+from understanding.question import understand as understand_text
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +48,7 @@ _SENTENCE_END = re.compile(r"[。！？!?；;\n]")
 COMPOUND_HEADS = {"基本信息", "员工信息", "财务报表", "计算题", "统计题"}
 
 
-def _settings(config: RunnableConfig | None) -> Settings:
+def settings_of(config: RunnableConfig | None) -> Settings:
     return settings_from_config(config)
 
 
@@ -51,12 +58,10 @@ async def _store(config: RunnableConfig | None) -> Store:
         return configurable["store"]
     # Run by a LangGraph server (Studio, `langgraph dev`): the home's store, sample included. Off the
     # loop: the first use creates the home and ingests a PDF.
-    return await asyncio.to_thread(_home_store, _settings(config))
+    return await asyncio.to_thread(_home_store, settings_of(config))
 
 
 def _home_store(settings: Settings) -> Store:
-    from agent.service import ensure_sample
-
     store = store_for(settings)
     ensure_sample(settings, store)
     return store
@@ -72,9 +77,7 @@ async def _short_tool(config: RunnableConfig | None, fn, *args, **kwargs):
     return await asyncio.to_thread(fn, *args, **kwargs)
 
 
-def _understanding(state: AgentState):
-    from agent.understanding import Understanding
-
+def understanding_of(state: AgentState) -> Understanding:
     return Understanding.from_context(state["understanding"])
 
 
@@ -94,22 +97,17 @@ async def understand(state: AgentState, config: RunnableConfig, *, split: bool =
     A compound question (a figure question joined to another part) is split into ``parts``. With an
     adapters endpoint, the intent adapter's label overrides the rules.
     """
-    from agent.intent import classify_llm
-    from agent.understanding import understand as understand_text
-
     question = _question(state).strip()
-    settings = _settings(config)
+    settings = settings_of(config)
     if not question:
         # Nothing to resolve, not even against the thread's context.
-        from agent.understanding import Understanding
-
         empty = Understanding(question="", intent="", problems=["问题为空，请输入要查询的问题"])
         return {"question": "", "parts": [], "understanding": empty.to_context(), "intent": empty.intent,
                 "mode": settings.mode, "fallback_reason": None, "result": {}, "answer": "", "llm_messages": []}
     store = await _store(config)
 
     async def run_understanding(text: str):
-        label = await classify_llm(settings, text) if settings.llm.enabled else None
+        label = await _intent_label(settings, text) if settings.llm.enabled else None
         return await _short_tool(config, understand_text, text, store, previous=state.get("context"), llm_intent=label)
 
     parts = split_compound(question) if split else [question]
@@ -136,108 +134,49 @@ async def understand(state: AgentState, config: RunnableConfig, *, split: bool =
     return update
 
 
-async def compound(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
-    """Answer each part on the single-question path; later parts inherit earlier parts' context."""
-    from graph.single import run_single
-
-    context = state.get("context")
-    answers, merged = [], ToolResult(kind="compound")
-    for part in state["parts"]:
-        sub = await run_single(part, context, config)
-        context = sub.get("context") or context
-        answers.append(sub["answer"])
-        result = sub.get("result") or {}
-        merged.values += result.get("values") or []
-        merged.citations += result.get("citations") or []
-        merged.missing += result.get("missing") or []
-        merged.formula = merged.formula or result.get("formula")
-        merged.sql = merged.sql or result.get("sql")
-    text = "\n".join(answers)
-    return {
-        "answer": text,
-        "result": merged.to_dict(),
-        "context": context,
-        "messages": [AIMessage(text)],
-    }
-
-
-async def agent(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
-    """Tool-calling answer model for compound questions; on any failure the deterministic split answers."""
-    from graph.agent_tools import AGENT_TOOLS
-
-    settings = _settings(config)
-    model = llm.chat_model(settings, "answer")
-    messages = list(state.get("llm_messages") or [])
-    if not messages:
-        messages = [SystemMessage(prompts.AGENT_SYSTEM), HumanMessage(state["question"])]
-    try:
-        reply = await model.bind_tools(AGENT_TOOLS).ainvoke(messages)
-    except Exception as exc:  # endpoint down, timeout, model without tool support
-        return {"fallback_reason": f"answer model (tools) failed: {type(exc).__name__}: {exc}", "llm_messages": []}
-    new = messages[len(state.get("llm_messages") or []):] + [reply]
-    if reply.tool_calls:
-        return {"llm_messages": new}
-    text = str(reply.content).strip()
-    tool_outputs = [m.content for m in messages if isinstance(m, ToolMessage)]
-    bad = unsupported_numbers(text, state["question"], *tool_outputs)
-    if not text or bad or not tool_outputs:
-        reason = "answer model (tools) answered without usable tool results" if not bad else (
-            "answer model stated numbers the tools did not produce: " + ", ".join(sorted(map(str, bad))))
-        return {"fallback_reason": reason, "llm_messages": []}
-    _emit(text)
-    u = _understanding(state)
-    return {
-        "answer": text,
-        "llm_messages": new,
-        "result": ToolResult(kind="compound", text=text).to_dict(),
-        "context": u.to_context(),
-        "messages": [AIMessage(text)],
-    }
-
-
 async def sql_lookup(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
-    from tools.sql import answer_lookup
-
-    result = await _short_tool(config, answer_lookup, await _store(config), _understanding(state), _settings(config))
+    result = await _short_tool(config, tool_calls.lookup, await _store(config), understanding_of(state),
+                               settings_of(config))
     return {"result": result.to_dict()}
 
 
 async def statistic(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
-    from tools.sql import answer_statistic
-
-    # A question the templates don't cover waits on the NL2SQL adapter here (blocking client).
-    result = await asyncio.to_thread(answer_statistic, await _store(config), _understanding(state), _settings(config))
+    settings, u, store = settings_of(config), understanding_of(state), await _store(config)
+    if tool_calls.needs_generated_sql(u):
+        result = await _generated_sql(settings, store, u)
+    else:
+        result = await _short_tool(config, tool_calls.statistic, store, u, settings)
     return {"result": result.to_dict()}
 
 
 async def formula(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
-    from tools.formula import answer_formula
-
-    result = await _short_tool(config, answer_formula, await _store(config), _understanding(state), _settings(config))
+    result = await _short_tool(config, tool_calls.formula, await _store(config), understanding_of(state),
+                               settings_of(config))
     return {"result": result.to_dict()}
 
 
 async def retrieve(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
-    from tools.retrieval import answer_open_question
-
-    # Index builds, dense models and the HyDE call (blocking client) run here.
-    result = await asyncio.to_thread(answer_open_question, _settings(config), await _store(config), _understanding(state))
+    settings, u = settings_of(config), understanding_of(state)
+    if not u.companies:
+        return {"result": ToolResult(kind="refusal", missing=["问题所指的公司"]).to_dict()}
+    company = u.companies[0]
+    expansion = await _hyde_passage(settings, u.question)
+    # Index builds and dense models run here, off the loop.
+    result = await asyncio.to_thread(
+        answer_open_question, settings, await _store(config), u.question, company_code=company.code,
+        year=u.years[0] if u.years else None, company_label=company.short_name or company.name, expansion=expansion)
     return {"result": result.to_dict()}
 
 
 async def glossary(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
-    from tools.glossary import answer_concept
-
-    result = await _short_tool(config, answer_concept, _understanding(state).question)
+    result = await _short_tool(config, answer_concept, understanding_of(state).question)
     return {"result": result.to_dict()}
 
 
 async def answer(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
     """Render the answer; with an answer endpoint, let the model phrase it under verification."""
-    from agent.answers import render
-
-    settings = _settings(config)
-    u = _understanding(state)
+    settings = settings_of(config)
+    u = understanding_of(state)
     result = ToolResult(**state["result"]) if state.get("result") else ToolResult(kind="refusal")
     draft = render(u, result)
     final, reason = draft, state.get("fallback_reason")
@@ -245,15 +184,55 @@ async def answer(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
         final, llm_reason = await _llm_answer(settings, u.question, result, draft)
         reason = llm_reason or reason
     else:
-        _emit(final)
+        emit(final)
     update = {"answer": final, "fallback_reason": reason, "messages": [AIMessage(final)]}
     if u.question:  # an empty question leaves the thread's context as it was
         update["context"] = u.to_context()
     return update
 
 
+# LLM calls of the tool nodes -------------------------------------------------------------------
+async def _intent_label(settings: Settings, question: str) -> str | None:
+    """The intent adapter's label, or None (failure, unknown label): the rules decide then."""
+    try:
+        return parse_intent_label(await llm.acomplete(settings, "intent", prompts.adapter_messages("intent", question)))
+    except llm.LLMUnavailable:
+        return None
+
+
+async def _generated_sql(settings: Settings, store: Store, u: Understanding) -> ToolResult:
+    """What the templates don't cover, through the nl2sql adapter; refused in embedded mode."""
+    if not settings.llm.enabled:
+        return ToolResult(kind="refusal", missing=["该统计问题暂不支持（未配置NL2SQL模型）"])
+    entities = [(c.mention or c.short_name or c.name, c.code) for c in u.companies]
+    user = prompts.nl2sql_user(u.question, list(u.fields), entities)
+    try:
+        raw = await llm.acomplete(settings, "nl2sql", prompts.adapter_messages("nl2sql", user))
+    except llm.LLMUnavailable as exc:
+        return ToolResult(kind="refusal", missing=[f"该统计问题暂不支持（{exc}）"])
+    return await asyncio.to_thread(run_generated, store, strip_model_sql(raw), settings=settings)
+
+
+# HyDE uses the answer model: the adapters (intent, nl2sql, keywords) are trained for their own output
+# formats, not free report prose.
+HYDE_ROLE = "answer"
+
+
+async def _hyde_passage(settings: Settings, question: str) -> str:
+    """HyDE (Gao et al., 2022): a hypothetical report passage to search with, so retrieval matches the
+    words a report would use. Only with an endpoint; any failure gives "" and retrieval goes on."""
+    if not settings.llm.enabled:
+        return ""
+    try:
+        text = await llm.acomplete(settings, HYDE_ROLE, [("system", prompts.HYDE_SYSTEM), ("human", question)])
+    except Exception as exc:  # the endpoint is an optimisation here, never a dependency
+        log.info("HyDE expansion skipped: %s", exc)
+        return ""
+    return (text or "").strip()
+
+
 # Helpers ---------------------------------------------------------------------------------------
-def _emit(text: str) -> None:
+def emit(text: str) -> None:
     """Send answer text to whoever streams this run (CLI chat, SSE); a no-op otherwise."""
     _emit_event({"type": "token", "text": text})
 
@@ -285,7 +264,7 @@ async def _llm_answer(settings: Settings, question: str, result: ToolResult, dra
         if bad:
             return "answer model stated numbers the tools did not produce: " + ", ".join(sorted(map(str, bad)))
         shown.append(sentence)
-        _emit(sentence)
+        emit(sentence)
         return None
 
     try:
@@ -308,5 +287,5 @@ async def _llm_answer(settings: Settings, question: str, result: ToolResult, dra
 def _fall_back(draft: str, shown: list[str], reason: str) -> tuple[str, str]:
     if shown:  # tell streaming clients to drop the sentences they already showed
         _emit_event({"type": "reset", "reason": reason})
-    _emit(draft)
+    emit(draft)
     return draft, reason

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from knowledge.schema import render_schema
+
 ANSWER_SYSTEM = (
     "你是上市公司年报问答助手。只根据给出的工具结果或年报段落回答，使用简体中文。"
     "不得编造数字：答案中的每个数字都必须原样来自工具结果或段落。"
@@ -83,6 +85,4 @@ def adapter_messages(task: str, user: str) -> list[tuple[str, str]]:
 def nl2sql_user(question: str, columns: list[str], entities: list[tuple[str, str]]) -> str:
     """The NL2SQL adapter's user turn: the relevant schema (look-alike columns explained), the linked
     companies (mention → code) and the question — the layout it was trained on."""
-    from finetune.data.schema import render_schema
-
     return render_schema(columns, entities) + "\n问题：" + question

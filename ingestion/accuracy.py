@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from agent.fields import field_dictionary
-from agent.store import Store
+from knowledge.fields import field_dictionary
+from knowledge.store import Store
 
 
 @dataclass

@@ -10,9 +10,17 @@ from __future__ import annotations
 
 import re
 
-from agent.store import Value
-from ingestion.keyvalue import NONE_TEXT, Collector, collect, join_wrapped, resolver_for, scan_row, typed_value
+from ingestion.keyvalue import (
+    NONE_TEXT,
+    Collector,
+    collect,
+    join_wrapped,
+    resolver_for,
+    scan_row,
+    typed_value,
+)
 from ingestion.tables import PageTable
+from knowledge.store import Value
 
 # Contacts table: column header → field of the 姓名 row; row label → field (电子信箱 there is the
 # secretary's mailbox, not the company's, so it is not taken).

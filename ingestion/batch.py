@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 from pathlib import Path
 
-from agent.configuration import Settings
-from agent.store import Store
 from ingestion.extract import ReportExtraction, extract_report, file_sha256
 from ingestion.pdf_text import PdfError
 from ingestion.pipeline import FAILED, SKIPPED, IngestResult, commit_extraction
+from knowledge.configuration import Settings
+from knowledge.store import Store
 
 OnResult = Callable[[IngestResult], None]
 

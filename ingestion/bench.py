@@ -8,10 +8,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.configuration import Settings
 from ingestion.batch import collect_pdfs, ingest_paths
 from ingestion.pdf_text import page_text_floor
 from ingestion.pipeline import IngestResult
+from knowledge.configuration import Settings
 
 TARGET_RATIO = 10.0
 

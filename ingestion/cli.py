@@ -9,7 +9,13 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 out = Console()
 err = Console(stderr=True)
@@ -26,8 +32,8 @@ def ingest(
         "worker killed and replaced")] = 300.0,
 ) -> None:
     """Ingest annual-report PDFs: wide-table rows, provenance and text chunks."""
-    from agent.configuration import get_settings
     from ingestion.batch import collect_pdfs, ingest_paths
+    from knowledge.configuration import get_settings
 
     files = collect_pdfs(paths)
     if not files:
@@ -55,9 +61,11 @@ def import_table(
     column_map: Annotated[Path | None, typer.Option("--column-map", help="JSON file: raw column → field or role")] = None,
 ) -> None:
     """Import pre-extracted wide tables (the community workbooks, or CSV with a column map)."""
-    from agent.configuration import get_settings
-    from agent.store import Store
-    from ingestion.import_table import import_tables  # lazily: its readers are not needed elsewhere
+    from ingestion.import_table import (
+        import_tables,  # lazily: its readers are not needed elsewhere
+    )
+    from knowledge.configuration import get_settings
+    from knowledge.store import Store
 
     missing = [str(f) for f in files if not f.is_file()]
     if missing:

@@ -7,7 +7,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.store import Company, Value
 from ingestion.basic_info import extract_basic
 from ingestion.filenames import ReportIdentity, identity_from_text, parse_filename
 from ingestion.locate import locate, statement_unit
@@ -18,6 +17,7 @@ from ingestion.staff import extract_staff
 from ingestion.statement_text import text_tables
 from ingestion.statements import StatementResult, parse_statement
 from ingestion.tables import extract_tables
+from knowledge.store import Company, Value
 
 
 @dataclass

@@ -15,8 +15,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from agent.fields import field_dictionary, normalize_label
-from agent.store import Company, Store, Value
+from knowledge.fields import field_dictionary, normalize_label
+from knowledge.store import Company, Store, Value
 
 # Key columns of the community table, by role. 年份/证券代码/证券简称 repeat the keys in each workbook.
 KEY_ALIASES = {

@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from agent.fields import FieldDef, FieldDictionary, field_dictionary
-from agent.store import Value
 from ingestion.numbers import clean_cell, parse_count, parse_number, to_yuan
+from knowledge.fields import FieldDef, FieldDictionary, field_dictionary
+from knowledge.store import Value
 
 Resolver = Callable[[str], FieldDef | None]
 # Cells that mean "nothing here".

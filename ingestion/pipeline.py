@@ -7,10 +7,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.configuration import Settings, get_settings
-from agent.store import Store
 from ingestion.extract import ReportExtraction, extract_report, file_sha256
 from ingestion.pdf_text import PdfError
+from knowledge.configuration import Settings, get_settings
+from knowledge.store import Store
 
 log = logging.getLogger(__name__)
 

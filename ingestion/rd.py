@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from agent.store import Value
 from ingestion.keyvalue import collect, resolver_for
 from ingestion.numbers import find_unit
 from ingestion.tables import PageTable
+from knowledge.store import Value
 
 _ANCHORS = ("研发投入情况表", "研发投入")
 

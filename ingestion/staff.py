@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from agent.store import Value
 from ingestion.keyvalue import collect, resolver_for
 from ingestion.tables import PageTable
+from knowledge.store import Value
 
 # 研发人员 listed under 专业构成 fills 研发人员数量 (the R&D table, read first, wins when it has one).
 STAFF_RD_FIELDS = ("研发人员数量",)

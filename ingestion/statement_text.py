@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import re
 
-from ingestion.locate import CONSOLIDATED_HEADINGS, ENDING_HEADINGS, PLAIN_HEADINGS, heading_form
+from ingestion.locate import (
+    CONSOLIDATED_HEADINGS,
+    ENDING_HEADINGS,
+    PLAIN_HEADINGS,
+    heading_form,
+)
 from ingestion.tables import PageTable
 
 _FIGURE = re.compile(r"^[(（]?[-−－]?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d+)[)）]?$")

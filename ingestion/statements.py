@@ -12,10 +12,10 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from agent.fields import FieldDictionary, field_dictionary
-from agent.store import Value
 from ingestion.numbers import clean_cell, parse_number, to_yuan
 from ingestion.tables import PageTable
+from knowledge.fields import FieldDictionary, field_dictionary
+from knowledge.store import Value
 
 # The last line item of each statement: once it has been read, later tables belong to something else.
 TERMINAL_FIELDS = {

@@ -28,9 +28,9 @@ def serve(host: str, port: int, *, log_level: str = "info", workers: int = 1) ->
 
     if workers > 1 and ServingSettings().agent == "agent.service":
         # Ingest the bundled sample once, here, rather than racing to do it in every worker.
-        from agent.configuration import get_settings
-        from agent.service import ensure_sample
-        from agent.store import store_for
+        from knowledge.configuration import get_settings
+        from ingestion.sample import ensure_sample
+        from knowledge.store import store_for
 
         settings = get_settings()
         ensure_sample(settings, store_for(settings))

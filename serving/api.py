@@ -26,15 +26,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
-from agent.configuration import Settings, get_settings
-from serving import errors
-from serving import backend
+from knowledge.configuration import Settings, get_settings
+from serving import backend, errors
+from serving.backend import AskAStream, AskStream
 from serving.errors import ApiError, log
 from serving.limits import TokenBuckets, authenticate, read_json
 from serving.metrics import Metrics
 from serving.openai_compat import Completion, question_from_messages
 from serving.settings import ServingSettings
-from serving.backend import AskAStream, AskStream
 from serving.streaming import SSE_HEADERS, sse, sse_data
 from serving.threads import ThreadLog
 

@@ -140,7 +140,7 @@ def _process(args: list[str], env: dict[str, str], probe: str, name: str, pids: 
 
 def _stub_models() -> tuple[list[str], dict[str, str]]:
     """The model names the agent will ask for, and the adapters' scripted replies under those names."""
-    from agent.configuration import get_settings
+    from knowledge.configuration import get_settings
 
     llm = get_settings().llm
     replies = {getattr(llm, f"{role}_model"): text for role, text in ADAPTER_REPLIES.items()}
@@ -184,7 +184,7 @@ def servers(cfg: LoadConfig, pids: dict[str, int] | None = None):
 
 @contextmanager
 def _inprocess_api(env: dict[str, str]):
-    from agent.configuration import Settings
+    from knowledge.configuration import Settings
     from serving.api import create_app
     from serving.inprocess import run_in_thread
     from serving.settings import ServingSettings

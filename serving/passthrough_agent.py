@@ -1,7 +1,7 @@
 """The thinnest agent that still talks to the LLMs the way the real one does, for load tests.
 
 One non-streamed call to the intent adapter, then the answer model streamed token by token, through the
-same ``agent.llm`` clients, on the API's event loop as the real agent runs. Serving with
+same ``graph.llm`` clients, on the API's event loop as the real agent runs. Serving with
 ``NIANBAO_SERVE_AGENT=serving.passthrough_agent`` measures what the HTTP layer and the LLM clients cost,
 apart from the graph's own work.
 """
@@ -12,8 +12,8 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from agent import llm
-from agent.configuration import Settings, get_settings
+from graph import llm
+from knowledge.configuration import Settings, get_settings
 
 
 async def ask_astream(question: str, *, thread_id: str | None = None,

@@ -1,6 +1,6 @@
 """Settings of the HTTP service only (keys, limits, pool sizes); read from ``NIANBAO_SERVE_*``.
 
-Kept apart from :mod:`agent.configuration` so the agent knows nothing about HTTP. Lists come from the
+Kept apart from :mod:`knowledge.configuration` so the agent knows nothing about HTTP. Lists come from the
 environment as JSON: ``NIANBAO_SERVE_API_KEYS='["k1", "k2"]'``.
 """
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.configuration import Settings
-from agent.store import Store
+from knowledge.configuration import Settings
+from knowledge.store import Store
 
 DATA = Path(__file__).resolve().parent / "data"
 SAMPLE_DIR = DATA / "community-sample"

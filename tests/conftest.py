@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from agent.configuration import Settings
+from knowledge.configuration import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
-SAMPLE_PDF = next((REPO / "agent" / "samples").glob("*四方科技*2019*.pdf"))
+SAMPLE_PDF = next((REPO / "ingestion" / "samples").glob("*四方科技*2019*.pdf"))
 SECOND_PDF = next((DATA / "reports").glob("*生物股份*2020*.pdf"))
 
 
@@ -20,7 +20,7 @@ def _isolated_home(tmp_path, monkeypatch):
     monkeypatch.setenv("NIANBAO_HOME", str(tmp_path / "home"))
     for var in ("NIANBAO_DATABASE_URL", "NIANBAO_LLM__BASE_URL", "NIANBAO_CONFIG"):
         monkeypatch.delenv(var, raising=False)
-    from agent import configuration
+    from knowledge import configuration
 
     configuration.get_settings.cache_clear()
     yield
@@ -45,8 +45,8 @@ def second_pdf() -> Path:
 @pytest.fixture(scope="session")
 def reports_home(tmp_path_factory) -> Path:
     """A home with both real reports ingested once per test session (copy it before writing)."""
-    from agent.store import Store
     from ingestion.pipeline import ingest_file
+    from knowledge.store import Store
 
     home = tmp_path_factory.mktemp("reports-home")
     store = Store(f"sqlite:///{home / 'nianbao.sqlite'}")
@@ -62,7 +62,7 @@ def reports_settings(reports_home, tmp_path, monkeypatch) -> Settings:
     """Settings on a private copy of ``reports_home``."""
     import shutil
 
-    from agent import configuration
+    from knowledge import configuration
 
     home = tmp_path / "reports-home"
     shutil.copytree(reports_home, home)
@@ -74,8 +74,8 @@ def reports_settings(reports_home, tmp_path, monkeypatch) -> Settings:
 @pytest.fixture
 def chunk_store(settings):
     """A store holding both reports' text chunks only (retrieval tests; no table extraction)."""
-    from agent.store import Store
     from benchmarks.retrieval_corpus import load_report
+    from knowledge.store import Store
 
     settings.ensure_home()
     store = Store(settings.db_url)

@@ -1,10 +1,11 @@
 from decimal import Decimal
 
-from agent.answers import format_value, render
-from agent.structured import ask_structured
-from agent.understanding import CompanyRef, Understanding
 from community_fixture import bench_sample, community  # noqa: F401
+
+from agent.structured import ask_structured
+from graph.answers import format_value, render
 from tools.results import ToolResult
+from understanding.question import CompanyRef, Understanding
 
 
 def _u(**kw):

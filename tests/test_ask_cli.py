@@ -11,8 +11,8 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from agent import configuration
 from agent.cli import app
+from knowledge import configuration
 
 runner = CliRunner()
 

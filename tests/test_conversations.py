@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-
 from agent.service import ask
 
 CONVERSATIONS = [

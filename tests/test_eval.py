@@ -1,12 +1,19 @@
 import json
 
 import typer
+from community_fixture import BENCH_SAMPLE, bench_sample, community  # noqa: F401
 from typer.testing import CliRunner
 
-from agent.evaluation import (bigram_f1, challenge_score, evaluate, format_report, key_value_hit, similarity,
-                              value_in_answer)
+from agent.evaluation import (
+    bigram_f1,
+    challenge_score,
+    evaluate,
+    format_report,
+    key_value_hit,
+    similarity,
+    value_in_answer,
+)
 from agent.structured import ask_structured
-from community_fixture import BENCH_SAMPLE, bench_sample, community  # noqa: F401
 
 LOOKUP = {"id": 12, "type": "1", "question": "金枫酒业在2020年的管理费用是多少元?",
           "prompt": {"ent_short_name": "金枫酒业", "year": "2020", "key_word": "管理费用",
@@ -57,7 +64,8 @@ def test_evaluate_on_real_sample(community):
 
 def test_eval_cli_writes_predictions(community, tmp_path, monkeypatch):
     store, settings, _ = community
-    from agent import configuration, eval_cli
+    from agent import eval_cli
+    from knowledge import configuration
 
     monkeypatch.setenv("NIANBAO_HOME", str(settings.home))
     configuration.get_settings.cache_clear()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.fields import field_dictionary, normalize_label
+from knowledge.fields import field_dictionary, normalize_label
 
 
 def test_names_fit_postgres_identifiers():

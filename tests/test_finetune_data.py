@@ -11,7 +11,6 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from agent.store import Store
 from finetune.data.build import STORE_FILE, build_all, read_jsonl
 from finetune.data.dedupe import dedupe, is_dev
 from finetune.data.paraphrase import Paraphraser, normalize
@@ -19,7 +18,8 @@ from finetune.data.questions import INTENT_LABELS
 from finetune.data.records import TASKS, user_text
 from finetune.data.registry import load_registry
 from finetune.data.resources import templates
-from finetune.data.schema import looks_alike, render_schema
+from knowledge.schema import looks_alike, render_schema
+from knowledge.store import Store
 
 # A challenge "question" the 其他 templates are certain to produce: the build must drop it.
 BANNED = "你好"

@@ -33,7 +33,15 @@ CHAT_TEMPLATE = (
 def bpe_tokenizer(texts: list[str]):
     """A byte-level BPE trained on the generated data with Qwen2's own pre-tokenizer, so that
     ``AutoTokenizer`` (which rebuilds a Qwen2Tokenizer from vocab and merges) reads it back unchanged."""
-    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    from tokenizers import (
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        trainers,
+    )
     from transformers import Qwen2Tokenizer
     from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
 

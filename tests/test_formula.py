@@ -4,12 +4,18 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-
-from agent.fields import field_dictionary
-from agent.structured import ask_structured
-from agent.understanding import understand
 from community_fixture import bench_sample, community  # noqa: F401
-from tools.formula import FormulaError, evaluate, formula_table, get_formula, round_output
+
+from agent.structured import ask_structured
+from knowledge.fields import field_dictionary
+from knowledge.formulas import (
+    FormulaError,
+    evaluate,
+    formula_table,
+    get_formula,
+    round_output,
+)
+from understanding.question import understand
 
 BENCH_FORMULAS = json.loads((Path(__file__).parent / "data" / "bench-formulas.json").read_text(encoding="utf-8"))
 
@@ -104,8 +110,8 @@ def test_missing_input_is_named(community):
 
 
 def test_zero_divisor_is_named(tmp_path):
-    from agent.configuration import Settings
-    from agent.store import Company, Store, Value
+    from knowledge.configuration import Settings
+    from knowledge.store import Company, Store, Value
 
     settings = Settings(home=tmp_path)
     store = Store(settings.db_url)

@@ -6,8 +6,9 @@ import re
 
 import pytest
 
-from agent.fields import field_dictionary, normalize_label
-from tools.glossary import load_glossary, lookup, named_in
+from knowledge.fields import field_dictionary, normalize_label
+from knowledge.glossary import load_glossary, named_in
+from tools.glossary import lookup
 
 # Every formula of the challenge's type 2-1 questions (by the name the questions use).
 CHALLENGE_FORMULAS = [

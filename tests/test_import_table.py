@@ -1,10 +1,10 @@
 from decimal import Decimal
 
+from community_fixture import SAMPLE_DIR, community  # noqa: F401
 from python_calamine import CalamineWorkbook
 
-from agent.store import Company, Store, Value
-from community_fixture import SAMPLE_DIR, community  # noqa: F401
 from ingestion.import_table import import_tables
+from knowledge.store import Company, Store, Value
 
 
 def _sheet(name):

@@ -20,11 +20,11 @@ import typer
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from agent.configuration import Settings
-from agent.store import Store
 from ingestion.batch import ingest_paths
 from ingestion.cli import register
 from ingestion.pdf_text import PdfError, read_pdf_text
+from knowledge.configuration import Settings
+from knowledge.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -152,8 +152,8 @@ def test_only_bad_files_write_nothing(bad_files, tmp_path):
 
 _KILLER = """
 import os, signal, sys
-from agent.configuration import Settings
-from agent.store import Store
+from knowledge.configuration import Settings
+from knowledge.store import Store
 from ingestion.batch import ingest_paths
 
 original, calls = Store.add_chunks, []

@@ -17,11 +17,11 @@ pytest.importorskip("torch")
 pytest.importorskip("FlagEmbedding")
 pytest.importorskip("chromadb")
 
-from agent.configuration import Settings, get_settings  # noqa: E402
-from agent.store import Store  # noqa: E402
 from benchmarks.retrieval_tiny_models import build_tiny_models  # noqa: E402
 from ingestion.batch import ingest_paths  # noqa: E402
 from ingestion.pipeline import ingest_file  # noqa: E402
+from knowledge.configuration import Settings, get_settings  # noqa: E402
+from knowledge.store import Store  # noqa: E402
 from tools.retrieval import dense, vector_store  # noqa: E402
 
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from agent.configuration import Settings
-from agent.store import Store
 from ingestion.accuracy import load_truth, score
 from ingestion.batch import ingest_paths
 from ingestion.pipeline import ingest_file
+from knowledge.configuration import Settings
+from knowledge.store import Store
 
 TRUTH = Path(__file__).parent / "data" / "truth"
 

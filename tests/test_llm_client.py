@@ -1,4 +1,4 @@
-"""agent.llm's own chat-completions client against the stub: retries, timeouts, failures, both flavours."""
+"""graph.llm's own chat-completions client against the stub: retries, timeouts, failures, both flavours."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 
 pytest.importorskip("fastapi")
 
-from agent import llm  # noqa: E402
-from agent.configuration import LLMSettings, Settings  # noqa: E402
+from graph import llm  # noqa: E402
+from knowledge.configuration import LLMSettings, Settings  # noqa: E402
 from serving.stub_llm import StubLLM  # noqa: E402
 
 

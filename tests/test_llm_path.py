@@ -7,8 +7,8 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from agent.configuration import LLMSettings
 from agent.service import ask, ask_stream
+from knowledge.configuration import LLMSettings
 from serving.stub_llm import Reply, StubLLM, last_user_text
 
 DRAFT = re.compile(r"参考答案（模板生成，可改写措辞，不可改动数字）：(.*?)\n回答：", re.S)
@@ -105,8 +105,8 @@ def test_open_answers_stream_token_by_token(reports_settings, stub):
 def test_streaming_reaches_the_cli_chat(reports_settings, stub, monkeypatch):
     monkeypatch.setenv("NIANBAO_LLM__BASE_URL", stub.base_url)
     monkeypatch.setenv("NIANBAO_LLM__MAX_RETRIES", "0")
-    from agent import configuration
     from agent.cli import app
+    from knowledge import configuration
 
     configuration.get_settings.cache_clear()
     result = CliRunner().invoke(app, ["chat"], input="简要介绍金宇生物2020年的社会责任工作情况\n\n")

@@ -18,7 +18,7 @@ import pytest
 pytest.importorskip("psycopg")
 pytest.importorskip("langgraph.checkpoint.postgres")
 
-from agent.configuration import Settings  # noqa: E402
+from knowledge.configuration import Settings  # noqa: E402
 
 
 def _pg_bin(name: str) -> str | None:
@@ -63,8 +63,8 @@ def postgres():
 
 def test_store_and_threads_in_postgres(postgres, tmp_path, sample_pdf):
     from agent.service import ask
-    from agent.store import store_for
     from ingestion.pipeline import ingest_file
+    from knowledge.store import store_for
 
     settings = Settings(home=tmp_path / "home", database_url=postgres)
     assert settings.postgres_checkpoint_conninfo.startswith("postgresql://")
@@ -86,7 +86,7 @@ def test_store_and_threads_in_postgres(postgres, tmp_path, sample_pdf):
 
 
 def test_readonly_query_cannot_write_in_postgres(postgres, tmp_path):
-    from agent.store import store_for
+    from knowledge.store import store_for
 
     store = store_for(Settings(home=tmp_path / "home", database_url=postgres))
     with pytest.raises(Exception, match="read-only"):

@@ -12,7 +12,7 @@ from benchmarks.retrieval_corpus import REPO
 from tools.retrieval import bm25, index_report, search
 from tools.retrieval.models import local_dir
 from tools.retrieval.query import strip_scope
-from tools.retrieval.tokenize import default_tokenizer, tokenizer_for
+from understanding.tokenize import default_tokenizer, tokenizer_for
 
 SIFANG, JINYU = ("603339", 2019), ("600201", 2020)
 
@@ -93,8 +93,8 @@ def test_model_directories_must_be_local(tmp_path):
 def test_embedded_retrieval_never_imports_the_model_stack(tmp_path):
     code = f"""
 import sys
-from agent.configuration import Settings
-from agent.store import Store
+from knowledge.configuration import Settings
+from knowledge.store import Store
 from benchmarks.retrieval_corpus import SAMPLE_PDF, load_report, page_chunks
 from tools.retrieval import search
 s = Settings(home=r"{tmp_path}")

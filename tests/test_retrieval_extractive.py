@@ -6,13 +6,10 @@ import re
 
 import pytest
 
-from agent.understanding import CompanyRef, Understanding
 from tools.glossary import answer_concept
 from tools.retrieval import answer_open_question, search
-from tools.retrieval.extractive import concept_answer, open_answer, sentences
+from tools.retrieval.extractive import open_answer, sentences
 from tools.retrieval.passage import Passage
-
-JINYU = CompanyRef(code="600201", name="金宇生物技术股份有限公司", short_name="生物股份", mention="金宇生物")
 
 
 def _flat(text: str) -> str:
@@ -53,22 +50,21 @@ def test_checkbox_markup_and_bare_headings_are_not_sentences():
 
 
 def test_answer_open_question_for_the_graph(settings, store):
-    u = Understanding(question="简要介绍金宇生物2020年的社会责任工作情况", intent="开放问题", companies=[JINYU], years=[2020])
-    result = answer_open_question(settings, store, u)
+    result = answer_open_question(settings, store, "简要介绍金宇生物2020年的社会责任工作情况", company_code="600201",
+                                  year=2020)
     assert result.kind == "passages" and result.text
     assert len(result.passages) == settings.retrieval.top_k
     assert all({"page", "text"} <= set(c) for c in result.citations)
 
 
 def test_answer_open_question_refuses_without_text(settings, store):
-    other = CompanyRef(code="000001", name="平安银行股份有限公司", short_name="平安银行")
-    result = answer_open_question(settings, store, Understanding(question="社会责任", intent="开放问题",
-                                                                 companies=[other], years=[2020]))
+    result = answer_open_question(settings, store, "社会责任", company_code="000001", year=2020,
+                                  company_label="平安银行")
     assert result.kind == "refusal" and result.missing == ["平安银行2020年年报"]
 
 
 def test_concept_answer_is_the_glossary_definition():
-    answer = concept_answer("无形资产是指什么？")
+    answer = answer_concept("无形资产是指什么？")
     assert answer.text.startswith("无形资产：") and "可辨认非货币性资产" in answer.text
     assert answer.citations[0]["source"] == "glossary"
     result = answer_concept("什么是速动比率？")

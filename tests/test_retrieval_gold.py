@@ -5,9 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from agent.store import Store
-from benchmarks.retrieval_corpus import SAMPLE_PDF, SECOND_PDF, load_gold, load_report, pdf_pages, report_meta
+from benchmarks.retrieval_corpus import (
+    SAMPLE_PDF,
+    SECOND_PDF,
+    load_gold,
+    load_report,
+    pdf_pages,
+    report_meta,
+)
 from benchmarks.retrieval_eval import evaluate
+from knowledge.store import Store
 
 
 @pytest.fixture(scope="module")

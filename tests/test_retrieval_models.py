@@ -12,10 +12,15 @@ pytest.importorskip("torch")
 pytest.importorskip("FlagEmbedding")
 chromadb = pytest.importorskip("chromadb")
 
-from agent.configuration import Settings  # noqa: E402
-from agent.store import Store  # noqa: E402
-from benchmarks.retrieval_corpus import SAMPLE_PDF, SECOND_PDF, cached_chunks, load_report  # noqa: E402
+from benchmarks.retrieval_corpus import (  # noqa: E402
+    SAMPLE_PDF,
+    SECOND_PDF,
+    cached_chunks,
+    load_report,
+)
 from benchmarks.retrieval_tiny_models import build_tiny_models  # noqa: E402
+from knowledge.configuration import Settings  # noqa: E402
+from knowledge.store import Store  # noqa: E402
 from tools.retrieval import dense, index_report, rerank, search, vector_store  # noqa: E402
 
 SIFANG = ("603339", 2019)

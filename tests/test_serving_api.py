@@ -299,7 +299,7 @@ def test_a_missing_agent_module_is_a_503(settings):
 @pytest.fixture(scope="module")
 def real_client(tmp_path_factory):
     pytest.importorskip("graph.graph")
-    from agent.configuration import Settings
+    from knowledge.configuration import Settings
 
     settings = Settings(home=tmp_path_factory.mktemp("real") / "home")
     with TestClient(create_app(settings, serving=ServingSettings()), raise_server_exceptions=False) as client:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.configuration import LLMSettings
+from knowledge.configuration import LLMSettings
 from serving.vllm import launch, validate
 
 REPO = Path(__file__).resolve().parent.parent

@@ -2,11 +2,13 @@ import sqlite3
 from decimal import Decimal
 
 import pytest
+from community_fixture import bench_sample, community  # noqa: F401
 
 from agent.structured import ask_structured
-from agent.understanding import understand
-from community_fixture import bench_sample, community  # noqa: F401
-from tools.sql import UnsafeSQL, answer_lookup, answer_statistic, run, validate
+from graph import tool_calls
+from tools import sql
+from tools.wide_table import UnsafeSQL, run, validate
+from understanding.question import understand
 
 
 @pytest.mark.parametrize("sql", [
@@ -46,7 +48,7 @@ def test_lookup_values_carry_provenance_and_sql(community):
     store, settings, _ = community
     item = next(it for it in bench_sample() if it["type"] == "1-2" and not it["prompt"]["key_word"].startswith("无|"))
     u = understand(item["question"], store)
-    result = answer_lookup(store, u, settings)
+    result = tool_calls.lookup(store, u, settings)
     assert result.kind == "lookup" and result.sql.startswith("SELECT")
     words = item["prompt"]["key_word"].split("、")
     assert len(result.values) == len(words)
@@ -69,11 +71,11 @@ def _python_ranking(store, year, field):
 def test_rank_matches_python(community):
     store, settings, _ = community
     u = understand("2020年营业收入最高的前3家公司是哪些？", store)
-    result = answer_statistic(store, u, settings)
+    result = tool_calls.statistic(store, u, settings)
     want = [code for _v, code in sorted(_python_ranking(store, 2020, "营业收入"), key=lambda p: (-p[0], p[1]))[:3]]
     assert [v["code"] for v in result.values] == want
     u = understand("2020年净利润第二低的公司是哪家？", store)
-    result = answer_statistic(store, u, settings)
+    result = tool_calls.statistic(store, u, settings)
     want = sorted(_python_ranking(store, 2020, "净利润"), key=lambda p: (p[0], p[1]))[1][1]
     assert [v["code"] for v in result.values] == [want]
 
@@ -81,7 +83,7 @@ def test_rank_matches_python(community):
 def test_count_matches_python(community):
     store, settings, _ = community
     u = understand("2020年营业收入超过10亿元的公司有多少家？", store)
-    result = answer_statistic(store, u, settings)
+    result = tool_calls.statistic(store, u, settings)
     want = sum(1 for v, _ in _python_ranking(store, 2020, "营业收入") if v > Decimal(10) ** 9)
     assert result.values[0]["value"] == want
 
@@ -118,8 +120,8 @@ def test_run_validates_before_executing(community):
 
 
 def test_filters_by_province(tmp_path):
-    from agent.configuration import Settings
-    from agent.store import Company, Store, Value
+    from knowledge.configuration import Settings
+    from knowledge.store import Company, Store, Value
 
     settings = Settings(home=tmp_path)
     store = Store(settings.db_url)
@@ -131,23 +133,53 @@ def test_filters_by_province(tmp_path):
                                 source="import")
     u = understand("2020年江苏省营业收入最高的公司是哪家？", store)
     assert u.statistic["filters"] == {"省份": "江苏"}
-    result = answer_statistic(store, u, settings)
+    result = tool_calls.statistic(store, u, settings)
     assert [v["code"] for v in result.values] == ["600002"]
 
 
-def test_nl2sql_output_is_validated(community, monkeypatch):
-    from agent import llm
-    from agent.configuration import Settings
+def test_the_lookup_tool_takes_plain_arguments(community):
+    store, settings, _ = community
+    u = understand("2020年营业收入最高的公司是哪家？", store)
+    top = tool_calls.statistic(store, u, settings).values[0]
+    plain = sql.lookup(store, [top["code"]], [2020], ["营业收入"])
+    assert plain.kind == "lookup" and plain.values[0]["value"] == top["value"]
+    ranked = sql.rank(store, "营业收入", 2020, order="desc", n=1)
+    assert ranked.values[0]["code"] == top["code"]
+    bigger = sql.count(store, "营业收入", 2020, op=">=", threshold=top["value"])
+    assert bigger.values[0]["value"] == 1
+    assert sql.lookup(store, [], [2020], ["营业收入"]).kind == "refusal"
+
+
+def test_generated_sql_is_validated(community):
+    store, settings, _ = community
+    result = sql.run_generated(store, sql.strip_model_sql("DELETE FROM companies"), settings=settings)
+    assert result.kind == "refusal" and "校验" in result.missing[0]
+    reply = '```sql\nAVG(y."营业收入") AS avg FROM company_year AS y WHERE y.year = 2020;\n```'
+    result = sql.run_generated(store, sql.strip_model_sql(reply), settings=settings)
+    assert result.kind == "statistic" and result.sql.endswith("LIMIT 200") and result.values[0]["avg"]
+
+
+def test_the_statistic_node_asks_the_nl2sql_adapter(community, monkeypatch):
+    import asyncio
+
+    from graph import llm, nodes
+    from knowledge.configuration import Settings
 
     store, settings, _ = community
     llm_settings = Settings(home=settings.home, llm={"base_url": "http://127.0.0.1:9/v1"})
     u = understand("2020年营业收入的平均值是多少？", store)
     u.statistic = {"kind": "other"}
-    monkeypatch.setattr(llm, "complete", lambda *a, **k: "DELETE FROM companies")
-    result = answer_statistic(store, u, llm_settings)
-    assert result.kind == "refusal" and "校验" in result.missing[0]
-    monkeypatch.setattr(llm, "complete", lambda *a, **k: 'AVG(y."营业收入") AS avg FROM company_year AS y WHERE y.year = 2020')
-    result = answer_statistic(store, u, llm_settings)
-    assert result.kind == "statistic" and result.sql.endswith("LIMIT 200") and result.values[0]["avg"]
+    asked = []
+
+    async def reply(settings, role, messages, **kw):
+        asked.append(role)
+        return 'AVG(y."营业收入") AS avg FROM company_year AS y WHERE y.year = 2020'
+
+    monkeypatch.setattr(llm, "acomplete", reply)
+    state = {"understanding": u.to_context()}
+    config = {"configurable": {"store": store, "settings": llm_settings, "tools_inline": True}}
+    result = asyncio.run(nodes.statistic(state, config))["result"]
+    assert asked == ["nl2sql"] and result["kind"] == "statistic" and result["values"][0]["avg"]
     # Embedded mode: no model, a plain refusal.
-    assert answer_statistic(store, u, settings).kind == "refusal"
+    config["configurable"]["settings"] = settings
+    assert asyncio.run(nodes.statistic(state, config))["result"]["kind"] == "refusal"

@@ -1,11 +1,11 @@
 import pytest
-
-from agent.entities import company_index
-from agent.evaluation import TYPE_INTENTS
-from agent.store import Company, Store
-from agent.understanding import parse_decimals, understand
-from agent.years import parse_years, resolve_years
 from community_fixture import bench_sample, community  # noqa: F401
+
+from agent.evaluation import TYPE_INTENTS
+from knowledge.store import Company, Store
+from understanding.entities import company_index
+from understanding.question import parse_decimals, understand
+from understanding.years import parse_years, resolve_years
 
 
 @pytest.fixture
@@ -86,7 +86,7 @@ def test_follow_up_analogous_field(registry):
 
 
 def test_registry_change_rebuilds_the_automaton(registry, monkeypatch):
-    from agent import entities
+    from understanding import entities
 
     monkeypatch.setattr(entities, "SIGNATURE_TTL_S", 0.0)
     before = company_index(registry)
@@ -228,8 +228,8 @@ def _understand_node(question, store, settings):
 
 
 def test_intent_adapter_is_used_when_configured(registry, monkeypatch):
-    from agent import llm
-    from agent.configuration import Settings
+    from graph import llm
+    from knowledge.configuration import Settings
 
     settings = Settings(llm={"base_url": "http://127.0.0.1:9/v1"})
     prompts = []
@@ -248,8 +248,8 @@ def test_intent_adapter_is_used_when_configured(registry, monkeypatch):
 
 
 def test_intent_adapter_failure_falls_back_to_rules(registry, monkeypatch):
-    from agent import llm
-    from agent.configuration import Settings
+    from graph import llm
+    from knowledge.configuration import Settings
 
     async def fail(*_a, **_k):
         raise llm.LLMUnavailable("down")

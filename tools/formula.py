@@ -1,219 +1,30 @@
-"""The formula chain: formulas are data (knowledge/formulas.toml), evaluated with exact decimals.
+"""The formula chain: a formula of ``knowledge/formulas.toml`` evaluated on the wide table's values.
 
-Expressions are parsed by a small recursive-descent parser (numbers, labels, + - * / and
-parentheses) — never ``eval``. A label resolves to a canonical field through the field dictionary;
-``上年X`` is X in the prior year, read from the prior year's row.
+    compute_formula(store, "营业利润率", ["600201"], [2020], decimals=2)
+    explain_formula("营业利润率")
+
+Inputs come from :func:`tools.wide_table.fetch_values` (with their pages); ``上年X`` reads the prior
+year's row. Exact decimals throughout; a missing input or a zero denominator is named, never guessed.
 """
 
 from __future__ import annotations
 
-import re
-import tomllib
-from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal, DivisionByZero, InvalidOperation, localcontext
-from functools import lru_cache
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from agent.fields import KNOWLEDGE_DIR, field_dictionary
+from knowledge.configuration import get_settings
+from knowledge.formulas import PRIOR, FormulaDef, evaluate, get_formula, round_output
 from tools.results import ToolResult
+from tools.wide_table import fetch_values
 
 if TYPE_CHECKING:
-    from agent.configuration import Settings
-    from agent.store import Store
-    from agent.understanding import Understanding
-
-PRIOR = "上年"
-OUTPUTS = ("percent", "ratio", "money")
+    from knowledge.configuration import Settings
+    from knowledge.store import Store
 
 
-class FormulaError(ValueError):
-    pass
-
-
-@dataclass(frozen=True)
-class Input:
-    label: str  # as written in the expression (answers echo it)
-    field: str  # canonical field
-    offset: int  # 0 this year, -1 the prior year
-
-
-@dataclass(frozen=True)
-class FormulaDef:
-    name: str
-    expression: str
-    output: str
-    synonyms: tuple[str, ...] = ()
-    inputs_map: dict[str, str] = field(default_factory=dict)
-    decimals: int = 2
-    lookup: bool = False
-
-    @property
-    def display(self) -> str:
-        return f"{self.name}={self.expression}"
-
-    @property
-    def inputs(self) -> list[Input]:
-        return _inputs(self)
-
-    @property
-    def tree(self):
-        return _parse(self.expression)
-
-
-def _inputs(f: FormulaDef) -> list[Input]:
-    out: dict[str, Input] = {}
-    for label in _labels(f.expression):
-        base, offset = (label[len(PRIOR):], -1) if label.startswith(PRIOR) else (label, 0)
-        name = f.inputs_map.get(label) or f.inputs_map.get(base)
-        if name is None:
-            fdef = field_dictionary().resolve(base)
-            if fdef is None:
-                raise FormulaError(f"{f.name}: 公式中的“{label}”不是已知字段")
-            name = fdef.name
-        out[label] = Input(label, name, offset)
-    return list(out.values())
-
-
-@lru_cache(maxsize=1)
-def formula_table() -> dict[str, FormulaDef]:
-    data = tomllib.loads((KNOWLEDGE_DIR / "formulas.toml").read_text(encoding="utf-8"))
-    table: dict[str, FormulaDef] = {}
-    for entry in data["formula"]:
-        f = FormulaDef(
-            name=entry["name"],
-            expression=entry["expression"].replace(" ", ""),
-            output=entry["output"],
-            synonyms=tuple(entry.get("synonyms", ())),
-            inputs_map=dict(entry.get("inputs", {})),
-            decimals=int(entry.get("decimals", 2)),
-            lookup=bool(entry.get("lookup", False)),
-        )
-        if f.output not in OUTPUTS or f.name in table:
-            raise FormulaError(f"formula {f.name!r}: bad output or defined twice")
-        f.inputs  # resolve every label now: a typo in the TOML fails at load, not at question time
-        table[f.name] = f
-    return table
-
-
-def get_formula(name: str) -> FormulaDef | None:
-    table = formula_table()
-    if name in table:
-        return table[name]
-    return next((f for f in table.values() if name in f.synonyms), None)
-
-
-# Parsing -----------------------------------------------------------------------------------------
-_TOKEN = re.compile(r"\s*(?:(\d+(?:\.\d+)?)|([-+*/()])|([^-+*/()\s\d][^-+*/()\s]*))")
-
-
-def _tokens(expr: str) -> list[tuple[str, str]]:
-    pos, out = 0, []
-    expr = expr.strip()
-    while pos < len(expr):
-        m = _TOKEN.match(expr, pos)
-        if not m or m.end() == pos:
-            raise FormulaError(f"cannot parse {expr[pos:]!r}")
-        num, op, name = m.groups()
-        out.append(("num", num) if num else ("op", op) if op else ("name", name))
-        pos = m.end()
-    return out
-
-
-@lru_cache(maxsize=256)
-def _parse(expr: str):
-    """AST as nested tuples: ('num', Decimal) | ('name', label) | (op, left, right) | ('neg', x)."""
-    tokens = _tokens(expr)
-    pos = 0
-
-    def peek():
-        return tokens[pos] if pos < len(tokens) else (None, None)
-
-    def take():
-        nonlocal pos
-        pos += 1
-        return tokens[pos - 1] if pos <= len(tokens) else (None, None)
-
-    def expr_():
-        node = term()
-        while peek() in (("op", "+"), ("op", "-")):
-            node = (take()[1], node, term())
-        return node
-
-    def term():
-        node = factor()
-        while peek() in (("op", "*"), ("op", "/")):
-            node = (take()[1], node, factor())
-        return node
-
-    def factor():
-        kind, val = take()
-        if kind == "num":
-            return ("num", Decimal(val))
-        if kind == "name":
-            return ("name", val)
-        if (kind, val) == ("op", "-"):
-            return ("neg", factor())
-        if (kind, val) == ("op", "("):
-            node = expr_()
-            if take() != ("op", ")"):
-                raise FormulaError(f"unbalanced parentheses in {expr!r}")
-            return node
-        raise FormulaError(f"unexpected {val!r} in {expr!r}")
-
-    tree = expr_()
-    if pos != len(tokens):
-        raise FormulaError(f"trailing {tokens[pos][1]!r} in {expr!r}")
-    return tree
-
-
-def _labels(expr: str) -> list[str]:
-    return list(dict.fromkeys(v for k, v in _tokens(expr) if k == "name"))
-
-
-def evaluate(expr: str, env: dict[str, Decimal]) -> Decimal:
-    """Exact decimal value of ``expr``; raises ZeroDivisionError / KeyError for a zero divisor / missing label."""
-
-    def ev(node):
-        kind = node[0]
-        if kind == "num":
-            return node[1]
-        if kind == "name":
-            return env[node[1]]
-        if kind == "neg":
-            return -ev(node[1])
-        left, right = ev(node[1]), ev(node[2])
-        if kind == "+":
-            return left + right
-        if kind == "-":
-            return left - right
-        if kind == "*":
-            return left * right
-        if right == 0:
-            raise ZeroDivisionError
-        return left / right
-
-    with localcontext() as ctx:
-        ctx.prec = 40
-        ctx.traps[DivisionByZero] = True
-        ctx.traps[InvalidOperation] = True
-        return ev(_parse(expr))
-
-
-def round_output(f: FormulaDef, value: Decimal, decimals: int | None) -> tuple[Decimal, str]:
-    """(rounded number, display): percent ×100 with %, ratio plain, money with 元."""
-    places = f.decimals if decimals is None else decimals
-    scaled = value * 100 if f.output == "percent" else value
-    q = scaled.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-    suffix = {"percent": "%", "ratio": "", "money": "元"}[f.output]
-    return q, f"{q}{suffix}"
-
-
-# The tool ------------------------------------------------------------------------------------------
 def compute(store: Store, f: FormulaDef, code: str, year: int, settings: Settings, decimals: int | None = None
             ) -> dict[str, Any]:
     """One company-year: {name, expression, inputs, result, display, decimals, missing, values, sql}."""
-    from tools.sql import fetch_values
-
     inputs = f.inputs
     years = sorted({year + i.offset for i in inputs})
     rows, sql = fetch_values(store, [code], years, sorted({i.field for i in inputs}), settings)
@@ -249,22 +60,30 @@ def _display_number(cell: dict) -> str:
     return f"{cell['value']}{unit}"
 
 
-def answer_formula(store: Store, u: Understanding, settings: Settings) -> ToolResult:
-    f = get_formula(u.formula or "")
+def explain_formula(name: str, decimals: int | None = None) -> ToolResult:
+    """How a formula is computed (「这个比率是怎么算的？」), without computing it."""
+    f = get_formula(name or "")
     if f is None:
-        return ToolResult(kind="refusal", missing=[f"未识别到公式：{u.formula or ''}".rstrip("：")])
-    if (u.statistic or {}).get("kind") == "explain_formula":  # 「这个比率是怎么算的？」
-        return ToolResult(kind="glossary", formula={"name": f.name, "expression": f.display, "inputs": {},
-                                                    "result": None, "decimals": u.decimals})
-    if not u.companies or not u.years:
-        return ToolResult(kind="refusal", missing=list(u.problems) or ["未识别到公司或年份"])
-    results = [compute(store, f, c.code, y, settings, u.decimals) for c in u.companies for y in u.years]
-    names = {c.code: c for c in u.companies}
+        return ToolResult(kind="refusal", missing=[f"未识别到公式：{name or ''}".rstrip("：")])
+    return ToolResult(kind="glossary", formula={"name": f.name, "expression": f.display, "inputs": {},
+                                                "result": None, "decimals": decimals})
+
+
+def compute_formula(store: Store, name: str, codes: list[str], years: list[int], *, decimals: int | None = None,
+                    company_labels: dict[str, str] | None = None, settings: Settings | None = None) -> ToolResult:
+    """``name`` (a formula or one of its synonyms) for each company and year, with its inputs and pages."""
+    f = get_formula(name or "")
+    if f is None:
+        return ToolResult(kind="refusal", missing=[f"未识别到公式：{name or ''}".rstrip("：")])
+    if not codes or not years:
+        return ToolResult(kind="refusal", missing=["未识别到公司或年份"])
+    settings = settings or get_settings()
+    company_labels = company_labels or {}
+    results = [compute(store, f, code, y, settings, decimals) for code in codes for y in years]
     values, missing = [], []
     for r in results:
-        c = names[r["code"]]
+        who = company_labels.get(r["code"]) or r["code"]
         if r["result"] is None:
-            who = c.mention or c.short_name or c.name
             if r.get("zero_division"):
                 missing.append(f"{r['year']}年{who}的{f.name}（分母为0，无法计算）")
             by_year: dict[int, list[str]] = {}
@@ -272,7 +91,7 @@ def answer_formula(store: Store, u: Understanding, settings: Settings) -> ToolRe
                 by_year.setdefault(y, []).append(label)
             missing.extend(f"{y}年{who}的" + "、".join(labels) for y, labels in sorted(by_year.items(), reverse=True))
             continue
-        values.append({"company": c.mention or c.short_name or c.name, "code": c.code, "year": r["year"],
+        values.append({"company": who, "code": r["code"], "year": r["year"],
                        "field": f.name, "value": r["result"], "display": r["display"], "unit": f.output,
                        "inputs": r["inputs"], "page": None, "source": "formula"})
     first = next((r for r in results if r["result"] is not None), results[0])

@@ -19,7 +19,13 @@ from pathlib import Path
 from finetune.data.dedupe import bench_questions, dedupe, default_bench_dir, is_dev
 from finetune.data.nl2sql import SqlGenerator
 from finetune.data.questions import INTENT_LABELS, STAT_LABEL, QuestionGenerator
-from finetune.data.records import TASKS, intent_record, keywords_record, nl2sql_record, user_text
+from finetune.data.records import (
+    TASKS,
+    intent_record,
+    keywords_record,
+    nl2sql_record,
+    user_text,
+)
 from finetune.data.registry import load_registry
 from finetune.data.resources import synthetic, templates
 from finetune.data.synth_store import build_synthetic_store

@@ -13,13 +13,12 @@ import random
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from agent.fields import FieldDictionary
-from agent.store import Store
-
 from finetune.data.paraphrase import Paraphraser, fill, slots, year_form, years_form
 from finetune.data.questions import STAT_LABEL, Question, mention_company, mention_field
 from finetune.data.resources import templates
-from finetune.data.schema import lookalikes, render_schema
+from knowledge.fields import FieldDictionary
+from knowledge.schema import lookalikes, render_schema
+from knowledge.store import Store
 
 NUMERIC_UNITS = ("money", "count", "percent")
 _CHINESE_N = {3: "三", 5: "五", 10: "十"}

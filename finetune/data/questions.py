@@ -10,12 +10,11 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from agent.fields import FieldDictionary, field_dictionary
-from agent.store import Company
-
 from finetune.data.paraphrase import Paraphraser, slots, year_form
 from finetune.data.resources import templates
-from tools.formula import formula_table
+from knowledge.fields import FieldDictionary, field_dictionary
+from knowledge.formulas import formula_table
+from knowledge.store import Company
 
 INTENT_LABELS = ("基本信息", "员工信息", "财务报表", "计算题", "统计题", "开放性问题", "金融概念", "其他")
 STAT_LABEL = "统计题"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from finetune.data.nl2sql import SqlExample
-from graph.prompts import ADAPTER_SYSTEM
 from finetune.data.questions import Question
+from graph.prompts import ADAPTER_SYSTEM
 
 TASKS = ("intent", "nl2sql", "keywords")
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from agent.store import Company
-
 from finetune.data.resources import REGISTRY_SAMPLE
+from knowledge.store import Company
 
 # Column names of the community report list.
 _XLSX_COLUMNS = {"code": "stock_code", "full_name": "company_full_name", "short_name": "company_short_name"}

@@ -1,6 +1,6 @@
 """A small synthetic wide table: the database every NL2SQL target is executed on.
 
-It is written through the real ``agent.store.Store`` (``record_values(..., source="import")``), so it has
+It is written through the real ``knowledge.store.Store`` (``record_values(..., source="import")``), so it has
 exactly the production schema. Values are random but plausible (log-normal money, signed where a field
 can be a loss, consistent province/city/industry per company); none is a real company's figure.
 """
@@ -12,10 +12,9 @@ import random
 from decimal import Decimal
 from pathlib import Path
 
-from agent.fields import FieldDef, FieldDictionary, field_dictionary
-from agent.store import Company, Store, Value
-
 from finetune.data.resources import synthetic
+from knowledge.fields import FieldDef, FieldDictionary, field_dictionary
+from knowledge.store import Company, Store, Value
 
 
 def build_synthetic_store(

@@ -1,9 +1,9 @@
 """Retrieval over report chunks: BM25 scoped by company and year, optional BGE dense vectors in
 Chroma, reciprocal rank fusion, optional cross-encoder rerank and HyDE.
 
-    search(settings, store, query, *, company_code, year, k) -> list[Passage]
+    search(settings, store, query, *, company_code, year, k, expansion) -> list[Passage]
     index_report(settings, store, report_id) -> dict
-    answer_open_question(settings, store, understanding) -> ToolResult   (the graph's retrieve node)
+    answer_open_question(settings, store, question, *, company_code, year) -> ToolResult
 
 Nothing here imports torch, FlagEmbedding or chromadb until a model directory is configured.
 """

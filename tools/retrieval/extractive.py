@@ -52,7 +52,7 @@ def open_answer(question: str, passages: list[Passage], *, company_names=(), max
                 max_passages: int = 3, tokenizer=None) -> StructuredAnswer:
     """The most relevant sentences of the top ``max_passages`` passages, in document order."""
     from tools.retrieval.query import query_tokens
-    from tools.retrieval.tokenize import default_tokenizer
+    from understanding.tokenize import default_tokenizer
 
     top = passages[:max_passages]
     if not top:
@@ -97,17 +97,6 @@ def open_answer(question: str, passages: list[Passage], *, company_names=(), max
     cited = sorted({c[0] for c in chosen}, key=lambda r: (top[r].page, top[r].chunk_id))
     citations = [{"page": top[r].page, "text": top[r].text, "section": top[r].section} for r in cited]
     return StructuredAnswer(text, citations, "open")
-
-
-def concept_answer(question: str, k: int = 2, entries=None) -> StructuredAnswer:
-    """Glossary definitions for a finance-concept question (「无形资产是指什么？」); ``entries`` when the
-    caller has looked them up already."""
-    from tools.glossary import lookup
-
-    entries = lookup(question, k=k) if entries is None else entries
-    text = "\n".join(f"{e.term}：{e.text()}" for e in entries)
-    citations = [{"page": None, "text": e.text(), "source": "glossary", "term": e.term} for e in entries]
-    return StructuredAnswer(text, citations, "concept")
 
 
 def _terminated(s: str) -> str:

@@ -2,7 +2,8 @@
 
 Every stage beyond BM25 is optional and configured by settings alone: dense when an embedding model
 directory is set (and the report was indexed into Chroma), rerank when a reranker directory is set,
-HyDE when an LLM endpoint is set. A failing optional stage is logged and skipped; BM25 always answers.
+and the HyDE ``expansion`` when the caller passes one (the graph writes it with the answer model). A failing
+optional stage is logged and skipped; BM25 always answers.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ import logging
 
 from sqlalchemy import select
 
-from tools.retrieval import bm25, dense, hyde, rerank, vector_store
+from tools.retrieval import bm25, dense, rerank, vector_store
 from tools.retrieval.fusion import reciprocal_rank_fusion
 from tools.retrieval.passage import Passage
 from tools.retrieval.query import query_tokens
-from tools.retrieval.tokenize import tokenizer_for
+from understanding.tokenize import tokenizer_for
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +30,11 @@ def company_names(store, company_code: str | None) -> list[str]:
     return [n for n in (company.full_name, company.short_name, *company.aliases) if n] if company else []
 
 
-def search(settings, store, query: str, *, company_code: str | None, year: int | None, k: int | None = None) -> list[Passage]:
+def search(settings, store, query: str, *, company_code: str | None, year: int | None, k: int | None = None,
+           expansion: str = "") -> list[Passage]:
     """The top ``k`` passages of the company's report for ``year`` (all its years when ``year`` is
-    None). Without a company there is no scope, and searching the whole corpus is not offered: []."""
+    None). Without a company there is no scope, and searching the whole corpus is not offered: [].
+    ``expansion`` (HyDE: a hypothetical passage) adds the words a report would use to the query."""
     k = k or settings.retrieval.top_k
     if not company_code:
         return []
@@ -41,7 +44,6 @@ def search(settings, store, query: str, *, company_code: str | None, year: int |
     index = bm25.index_cache(settings).get(store, tokenizer, company_code, year)
     if not index.passages:
         return []
-    expansion = hyde.hypothetical_passage(settings, query)
     tokens = query_tokens(tokenizer, query, company_names=names, expansion=expansion)
     lists: dict[str, list[Passage]] = {"bm25": index.search(tokens, CANDIDATES)}
     dense_hits = _dense(settings, index, query, expansion, company_code, year)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from tools.glossary import named_in
+from knowledge.glossary import named_in
 
 _YEAR = re.compile(r"(?:19|20)\d{2}\s*(?:年度|年)?")
 # How people shorten a full company name: drop the legal form and the trailing industry words.

@@ -11,12 +11,12 @@ from functools import lru_cache
 
 import ahocorasick
 
-from agent.entities import squeeze
-from agent.fields import field_dictionary, normalize_label
+from knowledge.fields import field_dictionary, normalize_label
+from understanding.entities import squeeze
 
 # 的 is dropped on both sides: 研发人员占职工人数的比例 is the formula 研发人员占职工人数比例.
 _FILLER = "的"
-from tools.formula import formula_table
+from knowledge.formulas import formula_table
 
 
 @dataclass

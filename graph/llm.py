@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from agent.configuration import LLMSettings, Settings
+from knowledge.configuration import LLMSettings, Settings
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """Intent classification: rules and cue dictionaries (knowledge/intents.toml), or the intent adapter.
 
-The rules decide from what entity linking found (companies, fields, formulas) plus cue words; the
-LLM adapter, when an endpoint is configured, is asked first and any failure or unknown label falls
-back to the rules.
+The rules decide from what entity linking found (companies, fields, formulas) plus cue words. The
+graph asks the intent adapter first when an endpoint is configured; :func:`parse_intent_label` reads
+its reply, and any failure or unknown label falls back to the rules.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import tomllib
 from functools import lru_cache
 from typing import Any
 
-from agent.fields import KNOWLEDGE_DIR, field_dictionary
+from knowledge.fields import KNOWLEDGE_DIR, field_dictionary
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")  # masked names and years are U+3000, outside this range
 
@@ -84,15 +84,8 @@ def classify_rules(text: str, *, has_company: bool, fields: list[str], formula: 
     return "其他"
 
 
-async def classify_llm(settings, question: str) -> str | None:
-    """The intent adapter's label, or None (no endpoint, failure, unknown label)."""
-    from agent.llm import LLMUnavailable, acomplete
-    from graph.prompts import adapter_messages
-
-    try:
-        raw = await acomplete(settings, "intent", adapter_messages("intent", question))
-    except LLMUnavailable:
-        return None
+def parse_intent_label(raw: str) -> str | None:
+    """The label in the intent adapter's reply (JSON, or a bare label), or None when it names none."""
     text = raw[raw.find("{"):] if "{" in raw else raw
     try:
         label = json.loads(text[: text.rfind("}") + 1]).get("intent")

@@ -21,7 +21,9 @@ from functools import lru_cache
 
 import jieba
 
-from tools.retrieval.vocabulary import vocabulary
+from knowledge.fields import field_dictionary
+from knowledge.glossary import load_glossary
+from understanding.vocabulary import vocabulary
 
 jieba.setLogLevel(logging.WARNING)
 
@@ -59,9 +61,6 @@ def normalize(text: str) -> str:
 
 
 def domain_words() -> list[str]:
-    from agent.fields import field_dictionary
-    from tools.glossary import load_glossary
-
     words: list[str] = []
     for f in field_dictionary():
         words.extend(f.surface_forms)

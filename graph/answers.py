@@ -13,7 +13,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from agent.fields import KNOWLEDGE_DIR
+from knowledge.fields import KNOWLEDGE_DIR
 from tools.results import ToolResult
 
 

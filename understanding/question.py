@@ -13,12 +13,12 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from agent import intent as intent_rules
-from agent.entities import company_index, normalize
-from agent.fields import field_dictionary
-from agent.mentions import find_mentions
-from agent.years import parse_years, resolve_years
-from tools.formula import get_formula
+from knowledge.fields import field_dictionary
+from knowledge.formulas import get_formula
+from understanding import intent as intent_rules
+from understanding.entities import company_index, normalize
+from understanding.mentions import find_mentions
+from understanding.years import parse_years, resolve_years
 
 _CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 _DECIMALS = re.compile(r"(?:保留|小数点后|精确到)[^0-9一二两三四五六七八九，。,?？]{0,8}?([0-9一二两三四五六七八])\s*位")

@@ -46,7 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 
-from agent.fields import FieldDictionary, field_dictionary
+from knowledge.fields import FieldDictionary, field_dictionary
 
 
 class ExactDecimal(TypeDecorator):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-KNOWLEDGE_DIR = Path(__file__).parent / "knowledge"
+KNOWLEDGE_DIR = Path(__file__).parent  # the data files sit beside the modules that load them
 
 STATEMENTS = ("basic", "staff", "rd", "balance", "income", "cash_flow", "other")
 UNITS = ("money", "count", "percent", "ratio", "text")

@@ -1,4 +1,4 @@
-"""The retrieval vocabulary (``agent/knowledge/retrieval.toml``): stopwords and extra whole words."""
+"""The retrieval vocabulary (``knowledge/retrieval.toml``): stopwords and extra whole words."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 
-from agent.fields import KNOWLEDGE_DIR
+from knowledge.fields import KNOWLEDGE_DIR
 
 
 @dataclass(frozen=True)

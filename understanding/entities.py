@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import re
 import threading
-import tomllib
 import time
+import tomllib
 import unicodedata
 from dataclasses import dataclass, field
 
 import ahocorasick
 from sqlalchemy import func, select
 
-from agent.fields import KNOWLEDGE_DIR
-from agent.store import Company, Store
+from knowledge.fields import KNOWLEDGE_DIR
+from knowledge.store import Company, Store
 
 _KNOWLEDGE = tomllib.loads((KNOWLEDGE_DIR / "entities.toml").read_text(encoding="utf-8"))
 _SUFFIXES = tuple(_KNOWLEDGE["legal_suffixes"])

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from agent.fields import FieldDef, FieldDictionary, field_dictionary
-from agent.store import WIDE_TABLE
+from knowledge.fields import FieldDef, FieldDictionary, field_dictionary
+from knowledge.store import WIDE_TABLE
 
 STATEMENT_NAMES = {
     "basic": "公司基本信息", "staff": "员工情况", "rd": "研发投入", "balance": "资产负债表",

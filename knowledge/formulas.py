@@ -1,0 +1,207 @@
+"""Formulas as data (knowledge/formulas.toml): their definitions, parsed and evaluated with exact decimals.
+
+Expressions are parsed by a small recursive-descent parser (numbers, labels, + - * / and
+parentheses) — never ``eval``. A label resolves to a canonical field through the field dictionary;
+``上年X`` is X in the prior year, read from the prior year's row.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from decimal import (
+    ROUND_HALF_UP,
+    Decimal,
+    DivisionByZero,
+    InvalidOperation,
+    localcontext,
+)
+from functools import lru_cache
+
+from knowledge.fields import KNOWLEDGE_DIR, field_dictionary
+
+PRIOR = "上年"
+OUTPUTS = ("percent", "ratio", "money")
+
+
+class FormulaError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Input:
+    label: str  # as written in the expression (answers echo it)
+    field: str  # canonical field
+    offset: int  # 0 this year, -1 the prior year
+
+
+@dataclass(frozen=True)
+class FormulaDef:
+    name: str
+    expression: str
+    output: str
+    synonyms: tuple[str, ...] = ()
+    inputs_map: dict[str, str] = field(default_factory=dict)
+    decimals: int = 2
+    lookup: bool = False
+
+    @property
+    def display(self) -> str:
+        return f"{self.name}={self.expression}"
+
+    @property
+    def inputs(self) -> list[Input]:
+        return _inputs(self)
+
+    @property
+    def tree(self):
+        return _parse(self.expression)
+
+
+def _inputs(f: FormulaDef) -> list[Input]:
+    out: dict[str, Input] = {}
+    for label in _labels(f.expression):
+        base, offset = (label[len(PRIOR):], -1) if label.startswith(PRIOR) else (label, 0)
+        name = f.inputs_map.get(label) or f.inputs_map.get(base)
+        if name is None:
+            fdef = field_dictionary().resolve(base)
+            if fdef is None:
+                raise FormulaError(f"{f.name}: 公式中的“{label}”不是已知字段")
+            name = fdef.name
+        out[label] = Input(label, name, offset)
+    return list(out.values())
+
+
+@lru_cache(maxsize=1)
+def formula_table() -> dict[str, FormulaDef]:
+    data = tomllib.loads((KNOWLEDGE_DIR / "formulas.toml").read_text(encoding="utf-8"))
+    table: dict[str, FormulaDef] = {}
+    for entry in data["formula"]:
+        f = FormulaDef(
+            name=entry["name"],
+            expression=entry["expression"].replace(" ", ""),
+            output=entry["output"],
+            synonyms=tuple(entry.get("synonyms", ())),
+            inputs_map=dict(entry.get("inputs", {})),
+            decimals=int(entry.get("decimals", 2)),
+            lookup=bool(entry.get("lookup", False)),
+        )
+        if f.output not in OUTPUTS or f.name in table:
+            raise FormulaError(f"formula {f.name!r}: bad output or defined twice")
+        f.inputs  # resolve every label now: a typo in the TOML fails at load, not at question time
+        table[f.name] = f
+    return table
+
+
+def get_formula(name: str) -> FormulaDef | None:
+    table = formula_table()
+    if name in table:
+        return table[name]
+    return next((f for f in table.values() if name in f.synonyms), None)
+
+
+# Parsing -----------------------------------------------------------------------------------------
+_TOKEN = re.compile(r"\s*(?:(\d+(?:\.\d+)?)|([-+*/()])|([^-+*/()\s\d][^-+*/()\s]*))")
+
+
+def _tokens(expr: str) -> list[tuple[str, str]]:
+    pos, out = 0, []
+    expr = expr.strip()
+    while pos < len(expr):
+        m = _TOKEN.match(expr, pos)
+        if not m or m.end() == pos:
+            raise FormulaError(f"cannot parse {expr[pos:]!r}")
+        num, op, name = m.groups()
+        out.append(("num", num) if num else ("op", op) if op else ("name", name))
+        pos = m.end()
+    return out
+
+
+@lru_cache(maxsize=256)
+def _parse(expr: str):
+    """AST as nested tuples: ('num', Decimal) | ('name', label) | (op, left, right) | ('neg', x)."""
+    tokens = _tokens(expr)
+    pos = 0
+
+    def peek():
+        return tokens[pos] if pos < len(tokens) else (None, None)
+
+    def take():
+        nonlocal pos
+        pos += 1
+        return tokens[pos - 1] if pos <= len(tokens) else (None, None)
+
+    def expr_():
+        node = term()
+        while peek() in (("op", "+"), ("op", "-")):
+            node = (take()[1], node, term())
+        return node
+
+    def term():
+        node = factor()
+        while peek() in (("op", "*"), ("op", "/")):
+            node = (take()[1], node, factor())
+        return node
+
+    def factor():
+        kind, val = take()
+        if kind == "num":
+            return ("num", Decimal(val))
+        if kind == "name":
+            return ("name", val)
+        if (kind, val) == ("op", "-"):
+            return ("neg", factor())
+        if (kind, val) == ("op", "("):
+            node = expr_()
+            if take() != ("op", ")"):
+                raise FormulaError(f"unbalanced parentheses in {expr!r}")
+            return node
+        raise FormulaError(f"unexpected {val!r} in {expr!r}")
+
+    tree = expr_()
+    if pos != len(tokens):
+        raise FormulaError(f"trailing {tokens[pos][1]!r} in {expr!r}")
+    return tree
+
+
+def _labels(expr: str) -> list[str]:
+    return list(dict.fromkeys(v for k, v in _tokens(expr) if k == "name"))
+
+
+def evaluate(expr: str, env: dict[str, Decimal]) -> Decimal:
+    """Exact decimal value of ``expr``; raises ZeroDivisionError / KeyError for a zero divisor / missing label."""
+
+    def ev(node):
+        kind = node[0]
+        if kind == "num":
+            return node[1]
+        if kind == "name":
+            return env[node[1]]
+        if kind == "neg":
+            return -ev(node[1])
+        left, right = ev(node[1]), ev(node[2])
+        if kind == "+":
+            return left + right
+        if kind == "-":
+            return left - right
+        if kind == "*":
+            return left * right
+        if right == 0:
+            raise ZeroDivisionError
+        return left / right
+
+    with localcontext() as ctx:
+        ctx.prec = 40
+        ctx.traps[DivisionByZero] = True
+        ctx.traps[InvalidOperation] = True
+        return ev(_parse(expr))
+
+
+def round_output(f: FormulaDef, value: Decimal, decimals: int | None) -> tuple[Decimal, str]:
+    """(rounded number, display): percent ×100 with %, ratio plain, money with 元."""
+    places = f.decimals if decimals is None else decimals
+    scaled = value * 100 if f.output == "percent" else value
+    q = scaled.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    suffix = {"percent": "%", "ratio": "", "money": "元"}[f.output]
+    return q, f"{q}{suffix}"
