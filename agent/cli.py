@@ -55,6 +55,7 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json", help="输出一个 JSON 对象")] = False,
 ) -> None:
     """Answer one question (on the bundled sample report when nothing has been ingested)."""
+    # Deferred: LangGraph and SQLAlchemy cost a second or more of imports; `nianbao --help` needs neither.
     from agent.service import ask as run_ask
 
     result = run_ask(question, thread_id=thread, settings=get_settings(), notify=lambda m: err.print(m))
@@ -69,6 +70,7 @@ def chat(
     thread: Annotated[str | None, typer.Option("--thread", help="继续已有会话")] = None,
 ) -> None:
     """Interactive chat on one thread, streaming the answers. Empty line or Ctrl-D ends it."""
+    # Deferred: LangGraph and SQLAlchemy cost a second or more of imports; `nianbao --help` needs neither.
     from agent.service import ask_stream
 
     settings = get_settings()
@@ -102,6 +104,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Print one wide-table row with the provenance of each value."""
+    # Deferred: LangGraph and SQLAlchemy cost a second or more of imports; `nianbao --help` needs neither.
     from knowledge.store import store_for
 
     store = store_for(get_settings())

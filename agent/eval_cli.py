@@ -19,12 +19,8 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         report_json: Optional[Path] = typer.Option(None, "--report-json", help="write the summary as JSON"),
     ) -> None:
         """Answer every question of a gold file and print the challenge-style scores."""
-        from agent.evaluation import (
-            default_answerer,
-            evaluate,
-            format_report,
-            load_jsonl,
-        )
+        # Deferred: the evaluator loads the whole agent; registering the command must not.
+        from agent.evaluation import default_answerer, evaluate, format_report, load_jsonl
         from knowledge.configuration import get_settings
         from knowledge.store import Store
 

@@ -24,7 +24,10 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Callable
 
+from agent.service import ask
+from agent.structured import ask_structured
 from knowledge.fields import field_dictionary
+from knowledge.store import Store
 
 REFUSAL_KEY = "无|不|没有|未|否|非|莫|抱歉|毋"
 REFUSAL_WORDS = tuple(REFUSAL_KEY.split("|"))
@@ -334,18 +337,10 @@ def format_report(report: EvalReport) -> str:
 
 
 def default_answerer(settings, *, direct: bool = False) -> Callable[[str], dict]:
-    """``agent.service.ask`` when it exists (the full graph); else — or with ``direct`` — the
-    deterministic structured path alone. The one place to swap what the evaluation measures."""
+    """``agent.service.ask`` (the full graph, threads and all); with ``direct``, the deterministic
+    structured path alone. The one place to swap what the evaluation measures."""
     if not direct:
-        try:
-            from agent.service import ask
-        except ImportError:
-            ask = None
-        if ask is not None:
-            return lambda q: ask(q, settings=settings)
-    from agent.structured import ask_structured
-    from knowledge.store import Store
-
+        return lambda q: ask(q, settings=settings)
     settings.ensure_home()
     store = Store(settings.db_url)
     return lambda q: ask_structured(q, store=store, settings=settings)

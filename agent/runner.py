@@ -15,6 +15,8 @@ import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
+from graph import llm
+
 T = TypeVar("T")
 
 _loop: asyncio.AbstractEventLoop | None = None
@@ -34,8 +36,6 @@ def _agent_loop() -> asyncio.AbstractEventLoop:
 
 def _close(loop: asyncio.AbstractEventLoop) -> None:
     """At exit: close the connections the agent opened on the loop, then the loop."""
-    from graph import llm
-
     try:
         asyncio.run_coroutine_threadsafe(llm.aclose_clients(), loop).result(timeout=5)
     except Exception:  # exiting anyway; a connection left open is closed by the OS

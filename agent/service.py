@@ -18,10 +18,12 @@ import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
-from agent import runner
+from agent import checkpoints, runner
 from graph import llm
+from graph.graph import builder
+from graph.single import run_single
 from ingestion.sample import ensure_sample, has_sample_checked
-from knowledge.configuration import Settings, get_settings
+from knowledge.configuration import LLMSettings, Settings, get_settings
 from knowledge.store import Store, store_for
 
 log = logging.getLogger(__name__)
@@ -42,15 +44,11 @@ async def compiled_graph(settings: Settings):
     if key not in graphs:
         async with lock:
             if key not in graphs:
-                from graph.graph import builder
-
                 graphs[key] = builder.compile(checkpointer=await _checkpointer(settings))
     return graphs[key]
 
 
 async def _checkpointer(settings: Settings):
-    from agent import checkpoints
-
     if settings.postgres_checkpoint_conninfo:
         return await checkpoints.postgres_saver(settings.postgres_checkpoint_conninfo)
     return checkpoints.sqlite_saver(settings)
@@ -65,9 +63,6 @@ async def warm_up(settings: Settings | None = None) -> None:
     """Build what the first question would otherwise build while a user waits: the sample report, the
     company index, the data files, the compiled graph with its checkpointer (the API calls this at
     startup)."""
-    from graph.single import run_single
-    from knowledge.configuration import LLMSettings
-
     settings = settings or get_settings()
     store = store_for(settings)
     await asyncio.to_thread(ensure_sample, settings, store)

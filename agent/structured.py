@@ -7,14 +7,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from agent import runner
 from agent.service import to_ask_json
+from graph.single import run_single
 
 
 def ask_structured(question: str, *, store, settings, previous: dict | None = None) -> dict[str, Any]:
     """The ``ask --json`` object for ``question``, plus ``problems`` and ``context`` (the next turn's memory)."""
-    from agent import runner
-    from graph.single import run_single
-
     start = time.perf_counter()
     state = runner.run(run_single(question, previous, {"configurable": {"settings": settings, "store": store}}))
     result = to_ask_json(state, settings)

@@ -12,6 +12,8 @@ from typing import Annotated
 
 import typer
 
+from knowledge.configuration import get_settings
+
 app = typer.Typer(help="Fine-tuning data, LoRA adapters (intent / nl2sql / keywords) and quantization.",
                   no_args_is_help=True)
 
@@ -23,8 +25,6 @@ def register(app_: typer.Typer, bench: typer.Typer) -> None:
 
 
 def _home() -> Path:
-    from knowledge.configuration import get_settings
-
     return get_settings().home / "finetune"
 
 
@@ -44,6 +44,7 @@ def build_data(
     scale: Annotated[float, typer.Option(help="multiply every draw count (smoke runs use less)")] = 1.0,
 ) -> None:
     """Generate the intent, NL2SQL and keyword data sets and print their figures."""
+    # Deferred: loaded only when this command runs, so `nianbao` starts without it.
     from finetune.data.build import build_all
     from finetune.stats import format_stats
 
@@ -64,6 +65,7 @@ def train(
     limit: Annotated[int | None, typer.Option(help="train on the first N examples only")] = None,
 ) -> None:
     """Train one LoRA adapter (loss on answer tokens only) and save it with its tokenizer."""
+    # Deferred: loaded only when this command runs, so `nianbao` starts without it.
     from finetune.config import load_config, parse_override
     from finetune.train import train as run_train
 
@@ -93,6 +95,7 @@ def eval_(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Intent accuracy, NL2SQL execution accuracy and keyword exact match on the dev split."""
+    # Deferred: loaded only when this command runs, so `nianbao` starts without it.
     from finetune.evaluate import evaluate
 
     tasks = task or _trained_tasks(adapter)
@@ -122,6 +125,7 @@ def export(
     base_model: Annotated[str | None, typer.Option(help="base model path for --merge (default: the adapter's own)")] = None,
 ) -> None:
     """Copy an adapter under OUT/NAME and print the vLLM flags that serve every adapter there."""
+    # Deferred: loaded only when this command runs, so `nianbao` starts without it.
     from finetune.export import export_adapter
 
     result = export_adapter(adapter, out or _home() / "export", name, merge=merge, base_model=base_model)
@@ -142,6 +146,7 @@ def quantize(
     calibration_only: Annotated[bool, typer.Option("--calibration-only", help="write the calibration chats to OUT as JSONL and stop (no GPU needed)")] = False,
 ) -> None:
     """GPTQ-quantize the answer model with GPTQModel (needs CUDA and the gpu extra)."""
+    # Deferred: loaded only when this command runs, so `nianbao` starts without it.
     from finetune import quantize as q
 
     if calibration_only:

@@ -13,6 +13,8 @@ import json
 import shutil
 from pathlib import Path
 
+from finetune.evaluate import load_adapter
+
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "adapter_model.bin")
 ARGS_FILE = "vllm-args.txt"
 
@@ -39,8 +41,6 @@ def export_adapter(adapter_dir: Path, out_root: Path, name: str, *, merge: bool 
 
 
 def merge_adapter(adapter_dir: Path, out_dir: Path, base_model: str | None = None) -> Path:
-    from finetune.evaluate import load_adapter
-
     model, tokenizer = load_adapter(adapter_dir, base_model)
     merged = model.merge_and_unload()
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from finetune.data.questions import INTENT_LABELS, STAT_LABEL, QuestionGenerator
 from finetune.data.registry import load_registry
+from graph.prompts import ANSWER_SYSTEM
 
 
 def calibration_messages(n: int = 256, *, seed: int = 0, registry: Path | None = None) -> list[list[dict]]:
@@ -33,8 +34,6 @@ def calibration_messages(n: int = 256, *, seed: int = 0, registry: Path | None =
     rng = random.Random(seed)
     gen = QuestionGenerator(load_registry(registry), rng)
     labels = [label for label in INTENT_LABELS if label != STAT_LABEL]
-    from graph.prompts import ANSWER_SYSTEM
-
     system = ANSWER_SYSTEM
     money = [f.name for f in gen.fields if f.unit == "money"]
     chats = []

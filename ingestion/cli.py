@@ -32,6 +32,7 @@ def ingest(
         "worker killed and replaced")] = 300.0,
 ) -> None:
     """Ingest annual-report PDFs: wide-table rows, provenance and text chunks."""
+    # Deferred: loaded only when this command runs, so `nianbao` starts without it.
     from ingestion.batch import collect_pdfs, ingest_paths
     from knowledge.configuration import get_settings
 
@@ -61,6 +62,7 @@ def import_table(
     column_map: Annotated[Path | None, typer.Option("--column-map", help="JSON file: raw column → field or role")] = None,
 ) -> None:
     """Import pre-extracted wide tables (the community workbooks, or CSV with a column map)."""
+    # Deferred: loaded only when this command runs, so `nianbao` starts without it.
     from ingestion.import_table import (
         import_tables,  # lazily: its readers are not needed elsewhere
     )
@@ -83,6 +85,7 @@ def bench_ingest(
     workers: Annotated[int, typer.Option("--workers", "-w", min=1)] = 1,
 ) -> None:
     """Seconds per report, pages/s and peak memory per worker, against the page-text floor."""
+    # Deferred: loaded only when this command runs, so `nianbao` starts without it.
     from ingestion.bench import run_bench
 
     report = run_bench(paths, workers=workers)

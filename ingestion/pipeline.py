@@ -7,10 +7,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingestion.chunks import make_chunks
 from ingestion.extract import ReportExtraction, extract_report, file_sha256
 from ingestion.pdf_text import PdfError
+from ingestion.sections import find_sections
 from knowledge.configuration import Settings, get_settings
 from knowledge.store import Store
+from tools.retrieval import index_report
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +52,6 @@ class IngestResult:
 def write_extraction(store: Store, ex: ReportExtraction, *, existing_id: int | None = None) -> tuple[int, int, int]:
     """One transaction: company, report, values (own year, prior-year column, restatements), chunks.
     Returns (report id, values recorded, chunks)."""
-    from ingestion.chunks import make_chunks
-    from ingestion.sections import find_sections
-
     ident = ex.identity
     with store.transaction() as conn:
         if existing_id is not None:
@@ -75,10 +75,6 @@ def index_chunks(store: Store, report_id: int, settings: Settings | None = None)
     ``get_settings()`` decide, which is only right when the store is that home's."""
     settings = settings if settings is not None else get_settings()
     if not settings.retrieval.embedding_model_dir:
-        return
-    try:
-        from tools.retrieval import index_report
-    except ImportError:
         return
     try:
         index_report(settings, store, report_id)

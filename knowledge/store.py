@@ -36,6 +36,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    case,
     create_engine,
     event,
     func,
@@ -510,8 +511,6 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 
 
 def _rank_case(source_col):
-    from sqlalchemy import case
-
     return case(*[(source_col == s, r) for s, r in SOURCE_RANK.items()], else_=0)
 
 

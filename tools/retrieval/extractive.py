@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 
 from tools.retrieval.passage import Passage
+from tools.retrieval.query import query_tokens
+from understanding.tokenize import default_tokenizer
 
 # Sentence ends; a passage line break also ends a sentence (headings, list items).
 _SENTENCE = re.compile(r"[^。！？；!?;\n]+[。！？；!?;]?")
@@ -51,9 +53,6 @@ def sentences(text: str) -> list[str]:
 def open_answer(question: str, passages: list[Passage], *, company_names=(), max_chars: int = 500,
                 max_passages: int = 3, tokenizer=None) -> StructuredAnswer:
     """The most relevant sentences of the top ``max_passages`` passages, in document order."""
-    from tools.retrieval.query import query_tokens
-    from understanding.tokenize import default_tokenizer
-
     top = passages[:max_passages]
     if not top:
         return StructuredAnswer("", [])
