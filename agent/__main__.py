@@ -1,3 +1,3 @@
-from agent.cli import app
+from agent.cli import main
 
-app(prog_name="nianbao")
+main()

@@ -24,6 +24,7 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from knowledge.configuration import Settings
+from knowledge.extras import require
 
 
 class LoopSqliteSaver(SqliteSaver):
@@ -63,6 +64,8 @@ def sqlite_saver(settings: Settings) -> LoopSqliteSaver:
 
 
 async def postgres_saver(conninfo: str):
+    require("postgres", "PostgreSQL threads", modules=("langgraph.checkpoint.postgres", "psycopg_pool"))
+    # Deferred: only a PostgreSQL deployment has (or needs) these.
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
     from psycopg.rows import dict_row
     from psycopg_pool import AsyncConnectionPool

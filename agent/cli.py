@@ -2,11 +2,12 @@
 
 This module owns the Typer app and the question commands (ask, chat, show). Packages with commands
 of their own expose ``register(app, bench)`` in their ``cli.py`` and are listed in COMMAND_MODULES.
+:func:`main` is the console script: a command whose optional extra is missing prints the install
+command and exits 2.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 import uuid
@@ -16,7 +17,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from agent import eval_cli
+from finetune import cli as finetune_cli
+from ingestion import cli as ingestion_cli
 from knowledge.configuration import get_settings
+from knowledge.extras import EXIT_CODE, MissingExtra
+from serving import cli as serving_cli
 
 app = typer.Typer(help="nianbao 年报问答: questions over Chinese A-share annual reports.", no_args_is_help=True)
 bench = typer.Typer(help="Benchmarks that print figures.", no_args_is_help=True)
@@ -25,7 +31,7 @@ app.add_typer(bench, name="bench")
 out = Console()
 err = Console(stderr=True)
 
-COMMAND_MODULES: list[str] = ["ingestion.cli", "agent.eval_cli", "serving.cli", "finetune.cli"]
+COMMAND_MODULES = (ingestion_cli, eval_cli, serving_cli, finetune_cli)
 
 
 def _dump(obj: Any) -> str:
@@ -156,4 +162,13 @@ def _find_company(store, text: str):
 
 
 for _module in COMMAND_MODULES:
-    importlib.import_module(_module).register(app, bench)
+    _module.register(app, bench)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``nianbao``: the app, with a missing optional extra reported as one line (exit 2)."""
+    try:
+        app(args=argv, prog_name="nianbao")
+    except MissingExtra as exc:
+        err.print(str(exc), style="red", markup=False, highlight=False)
+        sys.exit(EXIT_CODE)

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from knowledge.configuration import get_settings
+from knowledge.extras import require
 
 app = typer.Typer(help="Fine-tuning data, LoRA adapters (intent / nl2sql / keywords) and quantization.",
                   no_args_is_help=True)
@@ -65,6 +66,7 @@ def train(
     limit: Annotated[int | None, typer.Option(help="train on the first N examples only")] = None,
 ) -> None:
     """Train one LoRA adapter (loss on answer tokens only) and save it with its tokenizer."""
+    require("finetune", "nianbao finetune train")
     # Deferred: loaded only when this command runs, so `nianbao` starts without it.
     from finetune.config import load_config, parse_override
     from finetune.train import train as run_train
@@ -95,6 +97,7 @@ def eval_(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Intent accuracy, NL2SQL execution accuracy and keyword exact match on the dev split."""
+    require("finetune", "nianbao finetune eval")
     # Deferred: loaded only when this command runs, so `nianbao` starts without it.
     from finetune.evaluate import evaluate
 
@@ -125,6 +128,8 @@ def export(
     base_model: Annotated[str | None, typer.Option(help="base model path for --merge (default: the adapter's own)")] = None,
 ) -> None:
     """Copy an adapter under OUT/NAME and print the vLLM flags that serve every adapter there."""
+    if merge:
+        require("finetune", "nianbao finetune export --merge")
     # Deferred: loaded only when this command runs, so `nianbao` starts without it.
     from finetune.export import export_adapter
 
@@ -155,5 +160,6 @@ def quantize(
         write_jsonl(out, [{"messages": m} for m in q.calibration_messages(samples)])
         typer.echo(f"{samples} calibration chats written to {out}")
         return
+    require("gpu", "nianbao finetune quantize")
     path = q.quantize(model, out, bits=bits, group_size=group_size, n_samples=samples, batch_size=batch_size)
     typer.echo(f"quantized model: {path}")

@@ -17,6 +17,8 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from knowledge.extras import require
+
 out = Console()
 err = Console(stderr=True)
 
@@ -36,6 +38,8 @@ def ingest(
     from ingestion.batch import collect_pdfs, ingest_paths
     from knowledge.configuration import get_settings
 
+    if get_settings().retrieval.embedding_model_dir:  # the chunks go into the dense index too
+        require("models", "dense indexing (retrieval.embedding_model_dir)")
     files = collect_pdfs(paths)
     if not files:
         err.print("no PDF files found in: " + ", ".join(map(str, paths)))

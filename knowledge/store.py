@@ -47,6 +47,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 
+from knowledge.extras import require
 from knowledge.fields import FieldDictionary, field_dictionary
 
 
@@ -176,6 +177,8 @@ class Store:
     def __init__(self, url: str, fields: FieldDictionary | None = None):
         self.url = url
         self.fields = fields or field_dictionary()
+        if url.startswith("postgresql"):
+            require("postgres", "a PostgreSQL database_url", modules=("psycopg",))
         self.engine: Engine = create_engine(url, future=True)
         self._readonly = threading.local()  # per thread: see _readonly_connection
         if self.engine.dialect.name == "sqlite":

@@ -7,6 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from knowledge.extras import require
+
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:
     @app.command("serve")
@@ -17,6 +19,8 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         workers: Annotated[int, typer.Option(min=1, help="Worker processes (one per core).")] = 1,
     ) -> None:
         """Serve the HTTP API and the analyst web chat (uvicorn)."""
+        require("serve", "nianbao serve")
+        # Deferred: the web stack loads only when this command runs.
         from serving.__main__ import serve as run
         from serving.settings import ServingSettings
 
@@ -45,6 +49,8 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON too.")] = False,
     ) -> None:
         """N concurrent streamed conversations against the API: time to first token, latency, overhead."""
+        require("serve", "nianbao bench load")
+        # Deferred: the web stack loads only when this command runs.
         from rich.console import Console
 
         from serving.loadtest import LoadConfig, run, table
