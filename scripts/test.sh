@@ -20,5 +20,8 @@ if [ ${#need[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 
     || echo "could not install ${need[*]}: the tests that need them will be skipped"
 fi
 
+# The import contracts (layers, independent tools; pyproject.toml [tool.importlinter]).
+.venv/bin/lint-imports --no-cache
+
 # pytest exits 5 when no test ran, which fails this script (set -e).
 exec .venv/bin/python -m pytest "$@"
