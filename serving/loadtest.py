@@ -160,7 +160,7 @@ def servers(cfg: LoadConfig, pids: dict[str, int] | None = None):
             replies_file = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nianbao-stub-"))) / "replies.json"
             replies_file.write_text(json.dumps(replies, ensure_ascii=False), encoding="utf-8")
             stack.enter_context(_process(
-                [sys.executable, "-m", "serving.stub_llm", "--port", str(port), "--ttft-ms", str(cfg.stub_ttft_ms),
+                [sys.executable, "-m", "serving.testing.stub_llm", "--port", str(port), "--ttft-ms", str(cfg.stub_ttft_ms),
                  "--tokens-per-s", str(cfg.stub_tokens_per_s), "--tokens-per-chunk", str(cfg.stub_tokens_per_chunk),
                  "--reply", cfg.stub_reply, "--replies", str(replies_file), "--models", ",".join(models)],
                 env, f"http://127.0.0.1:{port}/v1/models", "stub", pids))

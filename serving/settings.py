@@ -29,8 +29,8 @@ class ServingSettings(BaseSettings):
     # Threads remembered for GET /v1/threads/{id} (this process only; the checkpointer holds the state).
     thread_log_size: int = Field(10_000, ge=0)
     public_model: str = "nianbao"
-    # The module whose ask / ask_stream answer questions. "serving.passthrough_agent" (straight to the
-    # answer LLM) isolates the HTTP layer in load tests; "serving.fake_agent" needs no LLM at all.
+    # The module whose ask / ask_stream answer questions. "serving.testing.passthrough_agent" (straight to the
+    # answer LLM) isolates the HTTP layer in load tests; "serving.testing.fake_agent" needs no LLM at all.
     agent: str = "agent.service"
     # Build the agent's indexes and graph at startup, so the first questions do not wait for them.
     warm_up: bool = True

@@ -11,7 +11,7 @@ pytest.importorskip("fastapi")
 
 from graph import llm  # noqa: E402
 from knowledge.configuration import LLMSettings, Settings  # noqa: E402
-from serving.stub_llm import StubLLM  # noqa: E402
+from serving.testing.stub_llm import StubLLM  # noqa: E402
 
 
 @pytest.fixture

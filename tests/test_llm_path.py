@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from agent.service import ask, ask_stream
 from knowledge.configuration import LLMSettings
-from serving.stub_llm import Reply, StubLLM, last_user_text
+from serving.testing.stub_llm import Reply, StubLLM, last_user_text
 
 DRAFT = re.compile(r"参考答案（模板生成，可改写措辞，不可改动数字）：(.*?)\n回答：", re.S)
 

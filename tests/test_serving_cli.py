@@ -47,7 +47,7 @@ def test_serve_defaults_come_from_the_environment(app, monkeypatch):
 def test_bench_load_against_the_stub_prints_the_table(app):
     """A small run end to end: stub LLM process, API in-process, the LLM-passthrough agent."""
     result = CliRunner().invoke(app, [
-        "bench", "load", "-n", "4", "--turns", "2", "--ramp-s", "0", "--think-s", "0", "--inprocess", "--agent", "serving.passthrough_agent",
+        "bench", "load", "-n", "4", "--turns", "2", "--ramp-s", "0", "--think-s", "0", "--inprocess", "--agent", "serving.testing.passthrough_agent",
         "--ttft-ms", "100", "--tokens-per-s", "200", "--json"])
     assert result.exit_code == 0, result.output
     out = result.output

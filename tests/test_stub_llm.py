@@ -14,7 +14,7 @@ from langchain_core.messages import HumanMessage  # noqa: E402
 from langchain_core.tools import tool  # noqa: E402
 from langchain_openai import ChatOpenAI  # noqa: E402
 
-from serving.stub_llm import Reply, StubLLM, tokenize  # noqa: E402
+from serving.testing.stub_llm import Reply, StubLLM, tokenize  # noqa: E402
 
 
 def client(stub: StubLLM, model: str, **kw) -> ChatOpenAI:
@@ -153,7 +153,7 @@ def test_command_line_server_runs_as_a_module(tmp_path):
     from serving.inprocess import free_port
 
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "serving.stub_llm", "--port", str(port), "--reply", "你好"])
+    proc = subprocess.Popen([sys.executable, "-m", "serving.testing.stub_llm", "--port", str(port), "--reply", "你好"])
     try:
         deadline = time.monotonic() + 20
         while True:

@@ -12,7 +12,7 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 pytest.importorskip("fastapi")
 
 from serving.api import create_app  # noqa: E402
-from serving.fake_agent import FakeAgent  # noqa: E402
+from serving.testing.fake_agent import FakeAgent  # noqa: E402
 from serving.inprocess import run_in_thread  # noqa: E402
 from serving.settings import ServingSettings  # noqa: E402
 

@@ -15,7 +15,7 @@ while the server runs:
   are addressed by name and load tests subtract the stub's own time, turn by turn.
 
 Run in-process with ``with StubLLM(...).serve() as stub: stub.base_url`` or as
-``python -m serving.stub_llm --port 8001 --ttft-ms 200 --tokens-per-s 50``.
+``python -m serving.testing.stub_llm --port 8001 --ttft-ms 200 --tokens-per-s 50``.
 """
 
 from __future__ import annotations
@@ -340,7 +340,7 @@ class _TruncatedJSON:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m serving.stub_llm", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m serving.testing.stub_llm", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--ttft-ms", type=float, default=0.0)

@@ -85,6 +85,6 @@ def _pieces(text: str, size: int = 3) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)]
 
 
-# Module-level functions so ``NIANBAO_SERVE_AGENT=serving.fake_agent`` serves it (demos, browser checks).
+# Module-level functions so ``NIANBAO_SERVE_AGENT=serving.testing.fake_agent`` serves it (demos, browser checks).
 _default = FakeAgent()
 ask, ask_stream = _default.ask, _default.ask_stream

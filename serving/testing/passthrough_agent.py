@@ -2,7 +2,7 @@
 
 One non-streamed call to the intent adapter, then the answer model streamed token by token, through the
 same ``graph.llm`` clients, on the API's event loop as the real agent runs. Serving with
-``NIANBAO_SERVE_AGENT=serving.passthrough_agent`` measures what the HTTP layer and the LLM clients cost,
+``NIANBAO_SERVE_AGENT=serving.testing.passthrough_agent`` measures what the HTTP layer and the LLM clients cost,
 apart from the graph's own work.
 """
 
