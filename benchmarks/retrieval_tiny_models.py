@@ -1,6 +1,6 @@
-"""Tiny BERT models with random weights, saved as local model directories, so the real FlagEmbedding
-loading and inference code (dense embeddings, bge-m3 heads, cross-encoder rerank) runs offline in
-seconds. Their scores mean nothing; the plumbing is the point.
+"""Tiny BERT models with random weights, saved as local model directories, so the real loading and
+inference code of ``tools.retrieval`` (transformers: dense embeddings, a bge-m3 directory, cross-encoder
+rerank) runs offline in seconds. Their scores mean nothing; the plumbing is the point.
 
 The vocabulary is written here: BERT special tokens, ASCII, digits and the CJK characters of the given
 texts (default: the glossary, which covers the finance vocabulary). BertTokenizer splits CJK text into
@@ -28,7 +28,7 @@ def vocabulary(texts: list[str] | None = None) -> list[str]:
 
 def build_tiny_models(directory: Path, texts: list[str] | None = None, *, m3: bool = False, seed: int = 0) -> tuple[Path, Path]:
     """Save an embedding model and a reranker under ``directory``; returns their two directories.
-    ``m3=True`` adds bge-m3's colbert and sparse heads, so the embedder loads as ``BGEM3FlagModel``."""
+    ``m3=True`` adds bge-m3's colbert and sparse head files, so the embedder directory is taken for bge-m3."""
     import torch
     from transformers import BertConfig, BertForSequenceClassification, BertModel, BertTokenizer
 

@@ -1,16 +1,19 @@
-"""The dense, Chroma and rerank path through the real FlagEmbedding and chromadb code, on tiny BERT
-models with random weights built here (scores mean nothing; loading, indexing, scoping and fusion
-are real). Skipped where the ``models`` extra is not installed."""
+"""The dense, Chroma and rerank path through the real transformers and chromadb code, on tiny BERT
+models with random weights built here (scores mean nothing; loading, pooling, indexing, scoping and
+fusion are real). Needs the ``models`` extra: skipped without it, failed in CI (tests/optional.py)."""
 
 from __future__ import annotations
 
+import logging
 import math
+import sys
 
 import pytest
+from optional import require_module
 
-pytest.importorskip("torch")
-pytest.importorskip("FlagEmbedding")
-chromadb = pytest.importorskip("chromadb")
+torch = require_module("torch", "models")
+transformers = require_module("transformers", "models")
+chromadb = require_module("chromadb", "models")
 
 from benchmarks.retrieval_corpus import (  # noqa: E402
     SAMPLE_PDF,
@@ -20,6 +23,7 @@ from benchmarks.retrieval_corpus import (  # noqa: E402
 )
 from benchmarks.retrieval_tiny_models import build_tiny_models  # noqa: E402
 from knowledge.configuration import Settings  # noqa: E402
+from knowledge.extras import MissingExtra  # noqa: E402
 from knowledge.store import Store  # noqa: E402
 from tools.retrieval import dense, index_report, rerank, search, vector_store  # noqa: E402
 
@@ -62,28 +66,72 @@ def _no_default_embedding_function(monkeypatch):
     monkeypatch.setattr(embedding_functions.DefaultEmbeddingFunction, "__call__", refuse)
 
 
-def test_bge_zh_loads_as_flag_model_with_normalised_vectors(fused):
+def _close(a: list[float], b: list[float]) -> bool:
+    return len(a) == len(b) and all(math.isclose(x, y, abs_tol=1e-5) for x, y in zip(a, b))
+
+
+def _bge_vector(directory, text: str) -> list[float]:
+    """BGE's dense vector computed here from the bare transformers model: [CLS] state, unit norm."""
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(directory))
+    model = transformers.AutoModel.from_pretrained(str(directory)).eval()
+    with torch.no_grad():
+        cls = model(**tokenizer(text, return_tensors="pt")).last_hidden_state[0, 0]
+    return (cls / cls.norm()).tolist()
+
+
+def test_bge_zh_embeds_the_cls_token_normalised_with_the_query_instruction(fused, tiny):
     model = dense.embedder(fused)
-    from FlagEmbedding import FlagModel
+    assert not model.m3 and isinstance(model.encoder.model, transformers.BertModel)
+    query, passage = "主要销售客户的集中度", "前五名客户销售额占年度销售总额28.02%"
+    [q] = model.embed_queries([query])
+    [p] = model.embed_passages([passage])
+    assert len(q) == 32 and math.isclose(sum(x * x for x in q), 1.0, rel_tol=1e-4)
+    assert _close(q, _bge_vector(tiny["embedder"], dense.ZH_QUERY_INSTRUCTION + query))
+    assert _close(p, _bge_vector(tiny["embedder"], passage))  # passages go in without the instruction
 
-    assert not model.m3 and isinstance(model.model, FlagModel)
-    q = model.embed_queries(["主要销售客户的集中度"])[0]
-    p = model.embed_passages(["前五名客户销售额占年度销售总额28.02%", "社会责任工作情况"])
-    assert len(q) == 32 and len(p) == 2 and math.isclose(sum(x * x for x in q), 1.0, rel_tol=1e-4)
+
+def test_padding_in_a_batch_leaves_each_vector_as_it_is_alone(fused):
+    model = dense.embedder(fused)
+    texts = ["研发投入", "前五名客户销售额占年度销售总额28.02%，公司不存在向单个客户的销售比例超过总额50%的情况"]
+    together = model.embed_passages(texts)
+    assert all(_close(v, model.embed_passages([t])[0]) for v, t in zip(together, texts))
 
 
-def test_bge_m3_directory_loads_as_m3(tmp_path, tiny):
+def test_bge_m3_directory_loads_as_m3_without_the_instruction(tmp_path, tiny):
     settings = Settings(home=tmp_path, retrieval={"embedding_model_dir": str(tiny["m3"])})
     model = dense.embedder(settings)
-    from FlagEmbedding import BGEM3FlagModel
+    assert model.m3 and model.query_instruction == ""
+    [q] = model.embed_queries(["研发投入"])
+    assert len(q) == 32 and _close(q, _bge_vector(tiny["m3"], "研发投入"))
 
-    assert model.m3 and isinstance(model.model, BGEM3FlagModel)
-    assert len(model.embed_queries(["研发投入"])[0]) == 32
+
+def test_reranker_scores_are_the_cross_encoders_logits(fused, tiny):
+    model = rerank.reranker(fused)
+    texts = ["研发投入合计48,428,964.78元", "社会责任", "控股股东"] * 11  # 33: more than one batch
+    scores = model.scores("研发投入", texts)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(tiny["reranker"]))
+    cross = transformers.AutoModelForSequenceClassification.from_pretrained(str(tiny["reranker"])).eval()
+    with torch.no_grad():
+        expected = [cross(**tokenizer("研发投入", t, return_tensors="pt")).logits[0, 0].item() for t in texts[:3]]
+    assert len(scores) == 33 and _close(scores[:3], expected) and _close(scores[30:], expected)
+    assert model.scores("研发投入", []) == []
 
 
-def test_reranker_scores_every_pair(fused):
-    scores = rerank.reranker(fused).scores("研发投入", ["研发投入合计48,428,964.78元", "社会责任", "控股股东"])
-    assert len(scores) == 3 and all(isinstance(s, float) for s in scores)
+def test_without_the_models_extra_the_loaders_name_it_and_search_keeps_bm25(tmp_path, store, monkeypatch, caplog):
+    bare = tmp_path / "bge-without-torch"  # a directory no earlier test loaded, so nothing is cached
+    bare.mkdir()
+    (bare / "config.json").write_text("{}")
+    settings = Settings(home=tmp_path / "home", retrieval={"embedding_model_dir": str(bare), "reranker_model_dir": str(bare)})
+    monkeypatch.setitem(sys.modules, "torch", None)  # as on an install without the extra
+    for load in (dense.embedder, rerank.reranker):
+        with pytest.raises(MissingExtra) as exc:
+            load(settings)
+        assert (exc.value.extra, exc.value.module) == ("models", "torch")
+        assert 'pip install -e ".[models]"' in str(exc.value)
+    with caplog.at_level(logging.WARNING, logger="tools.retrieval.hybrid"):
+        hits = search(settings, store, "主要销售客户", company_code=SIFANG[0], year=SIFANG[1], k=3)
+    assert hits and all(set(p.ranks) == {"bm25"} for p in hits)
+    assert sum('".[models]"' in r.getMessage() for r in caplog.records) == 2  # dense and rerank skipped
 
 
 def test_index_report_puts_the_chunks_into_chroma_once(fused, store):
@@ -124,3 +172,19 @@ def test_a_chroma_url_selects_the_http_client(tmp_path, monkeypatch):
     settings = Settings(home=tmp_path, retrieval={"chroma_url": "https://chroma.internal:8443"})
     assert vector_store.client(settings) == "http-client"
     assert (calls["host"], calls["port"], calls["ssl"]) == ("chroma.internal", 8443, True)
+
+
+# The helper the module's imports go through (tests/optional.py).
+
+def test_a_missing_optional_module_fails_in_ci_and_skips_elsewhere(monkeypatch):
+    from optional import require_module
+
+    assert require_module("math", "models") is sys.modules["math"]
+    monkeypatch.setitem(sys.modules, "nianbao_not_installed", None)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match=r'nianbao_not_installed.*pip install -e "\.\[models\]"'):
+        require_module("nianbao_not_installed", "models")
+    for unset in ("", "false", "0"):
+        monkeypatch.setenv("CI", unset)
+        with pytest.raises(pytest.skip.Exception, match="nianbao_not_installed"):
+            require_module("nianbao_not_installed", "models")

@@ -5,7 +5,7 @@ Chroma, reciprocal rank fusion, optional cross-encoder rerank and HyDE.
     index_report(settings, store, report_id) -> dict
     answer_open_question(settings, store, question, *, company_code, year) -> ToolResult
 
-Nothing here imports torch, FlagEmbedding or chromadb until a model directory is configured.
+Nothing here imports torch, transformers or chromadb until a model directory is configured.
 """
 
 from tools.retrieval.answers import answer_open_question

@@ -1,39 +1,54 @@
-"""Dense embeddings with FlagEmbedding BGE models from ``settings.retrieval.embedding_model_dir``.
+"""Dense embeddings with BGE models from ``settings.retrieval.embedding_model_dir``.
 
-bge-large-zh-v1.5 (``FlagModel``, with its retrieval instruction on queries) or bge-m3
-(``BGEM3FlagModel``, dense vectors, no instruction); a directory holding bge-m3's ``colbert_linear.pt``
-or ``sparse_linear.pt`` heads is taken for bge-m3.
+BGE's recipe, on plain transformers: the [CLS] token's last hidden state, L2-normalised. bge-*-zh-v1.5
+prefixes short queries with its retrieval instruction (passages go in as they are); bge-m3's dense
+vectors are the same [CLS] pooling, with no instruction. A directory holding bge-m3's
+``colbert_linear.pt`` or ``sparse_linear.pt`` heads is taken for bge-m3; the heads themselves (ColBERT
+multi-vectors, sparse lexical weights) are not used — only dense vectors go into Chroma.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from tools.retrieval.models import load_once, use_fp16
+from tools.retrieval.models import LocalModel, load_local, load_once
 
 # bge-*-zh-v1.5's documented instruction for short queries against passages.
 ZH_QUERY_INSTRUCTION = "为这个句子生成表示以用于检索相关文章："
-PASSAGE_BATCH = 32
+BATCH = 32
 MAX_LENGTH = 512
 
 
 @dataclass
 class Embedder:
-    model: Any
+    encoder: LocalModel
     m3: bool
     name: str
 
+    @property
+    def query_instruction(self) -> str:
+        return "" if self.m3 else ZH_QUERY_INSTRUCTION
+
     def embed_queries(self, texts: list[str]) -> list[list[float]]:
-        return self._vectors(self.model.encode_queries(texts, batch_size=PASSAGE_BATCH, max_length=MAX_LENGTH))
+        return self._embed([self.query_instruction + t for t in texts])
 
     def embed_passages(self, texts: list[str]) -> list[list[float]]:
-        return self._vectors(self.model.encode_corpus(texts, batch_size=PASSAGE_BATCH, max_length=MAX_LENGTH))
+        return self._embed(texts)
 
-    def _vectors(self, out) -> list[list[float]]:
-        dense = out["dense_vecs"] if self.m3 else out
-        return [list(map(float, v)) for v in dense]
+    def _embed(self, texts: list[str]) -> list[list[float]]:
+        vectors: list[list[float]] = []
+        for start in range(0, len(texts), BATCH):
+            out = self.encoder.forward(texts[start:start + BATCH], max_length=MAX_LENGTH)
+            vectors += cls_normalised(out.last_hidden_state).tolist()
+        return vectors
+
+
+def cls_normalised(hidden):
+    """Each sequence's first ([CLS]) hidden state with unit L2 norm, in fp32 (an fp16 norm drifts)."""
+    import torch
+
+    return torch.nn.functional.normalize(hidden[:, 0].float(), dim=-1)
 
 
 def is_m3(directory: str) -> bool:
@@ -42,20 +57,8 @@ def is_m3(directory: str) -> bool:
 
 
 def _load(directory: str) -> Embedder:
-    if is_m3(directory):
-        from FlagEmbedding import BGEM3FlagModel
-
-        model = BGEM3FlagModel(directory, use_fp16=use_fp16(), normalize_embeddings=True)
-        return Embedder(model, True, Path(directory).name)
-    from FlagEmbedding import FlagModel
-
-    model = FlagModel(
-        directory,
-        use_fp16=use_fp16(),
-        normalize_embeddings=True,
-        query_instruction_for_retrieval=ZH_QUERY_INSTRUCTION,
-    )
-    return Embedder(model, False, Path(directory).name)
+    encoder = load_local(directory, "AutoModel", "dense retrieval (retrieval.embedding_model_dir)")
+    return Embedder(encoder, is_m3(directory), Path(directory).name)
 
 
 def embedder(settings) -> Embedder | None:

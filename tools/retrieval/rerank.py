@@ -1,12 +1,13 @@
-"""Cross-encoder rerank with FlagEmbedding's ``FlagReranker`` from ``settings.retrieval.reranker_model_dir``
-(bge-reranker-large or bge-reranker-v2-m3)."""
+"""Cross-encoder rerank with a BGE reranker (bge-reranker-large or bge-reranker-v2-m3) from
+``settings.retrieval.reranker_model_dir``, on plain transformers: the (query, passage) pair through
+``AutoModelForSequenceClassification``, its single logit the score (higher is more relevant), as
+FlagEmbedding's ``FlagReranker.compute_score`` returned it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from tools.retrieval.models import load_once, use_fp16
+from tools.retrieval.models import LocalModel, load_local, load_once
 from tools.retrieval.passage import Passage
 
 MAX_LENGTH = 512
@@ -15,13 +16,15 @@ BATCH = 32
 
 @dataclass
 class Reranker:
-    model: Any
+    encoder: LocalModel
 
     def scores(self, query: str, texts: list[str]) -> list[float]:
-        if not texts:
-            return []
-        out = self.model.compute_score([[query, t] for t in texts], batch_size=BATCH, max_length=MAX_LENGTH)
-        return [float(out)] if isinstance(out, (int, float)) else [float(s) for s in out]
+        out: list[float] = []
+        for start in range(0, len(texts), BATCH):
+            part = texts[start:start + BATCH]
+            logits = self.encoder.forward([query] * len(part), part, max_length=MAX_LENGTH).logits
+            out += logits[:, 0].float().tolist()
+        return out
 
     def rerank(self, query: str, passages: list[Passage]) -> list[Passage]:
         scores = self.scores(query, [p.text for p in passages])
@@ -30,9 +33,11 @@ class Reranker:
 
 
 def _load(directory: str) -> Reranker:
-    from FlagEmbedding import FlagReranker
-
-    return Reranker(FlagReranker(directory, use_fp16=use_fp16()))
+    encoder = load_local(directory, "AutoModelForSequenceClassification", "rerank (retrieval.reranker_model_dir)")
+    labels = encoder.model.config.num_labels
+    if labels != 1:  # a classifier with several labels has no single relevance score to sort by
+        raise ValueError(f"not a cross-encoder reranker (num_labels={labels}): {directory}")
+    return Reranker(encoder)
 
 
 def reranker(settings) -> Reranker | None:
