@@ -2,11 +2,13 @@
 
 「四方科技2019年的货币资金是905402299.44元。」: the company and year first, the field as the user
 named it, the exact value with its unit; formulas show inputs, formula and result; refusals start
-with 未查询到 and name what is missing.
+with 未查询到 and name what is missing. Values of another shape — model-written SQL selects whatever
+columns it likes — are shown as the columns they are, or refused; rendering never raises.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import tomllib
 from decimal import Decimal
@@ -15,6 +17,22 @@ from typing import Any
 
 from knowledge.fields import KNOWLEDGE_DIR
 from tools.results import ToolResult
+
+log = logging.getLogger(__name__)
+
+# What every template reads from a value; a value without them did not come from a template tool.
+TEMPLATE_KEYS = ("company", "year", "field", "value")
+# The columns of a model-written query's result, in the house style (a refusal starts with 未查询到).
+GENERATED = {
+    "one": "查询结果：{items}。",
+    "many": "查询结果共{n}行：{rows}。",
+    "more": "（仅列出前{shown}行）",
+    "item": "{column}为{value}",
+    "null": "无",
+    "unusable": "未查询到可用的结果：生成的SQL的查询结果无法使用（{why}），无法回答该问题。",
+}
+GENERATED_ROWS_SHOWN = 20
+SCALARS = (str, int, float, Decimal)
 
 
 @lru_cache(maxsize=1)
@@ -36,24 +54,71 @@ def render(u, result: ToolResult) -> str:
         return result.text
     if result.kind == "refusal" or not result.values and not result.formula:
         return refusal(u, result)
-    stat = (u.statistic or {}).get("kind") if u is not None else None
     if result.kind == "glossary" and result.formula:
         return _explain(u, result)
-    if stat == "compare_years":
-        text = _compare_years(u, result)
-    elif stat == "compare_companies":
-        text = _compare_companies(u, result)
-    elif stat == "rank":
-        text = _rank(u, result)
-    elif stat == "count":
-        text = _count(result)
-    elif result.formula:
-        text = _formula(u, result)
-    else:
-        text = _lookup(result)
+    text = _figures(u, result)
     if result.missing:
         text += t["refusal"]["partial"].format(what="、".join(result.missing))
     return text
+
+
+def _figures(u, result: ToolResult) -> str:
+    """The template for the question's shape, or the plain columns when the values are not a template's."""
+    if not all(isinstance(v, dict) and all(k in v for k in TEMPLATE_KEYS) for v in result.values):
+        return _generated(result.values)
+    try:
+        return _template(u, result)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+        # A turn must not fail on a value the template did not expect; the plain columns still answer.
+        log.warning("answer template failed on %s values; rendering the columns", result.kind, exc_info=True)
+        return _generated(result.values)
+
+
+def _template(u, result: ToolResult) -> str:
+    stat = (u.statistic or {}).get("kind") if u is not None else None
+    if stat == "compare_years":
+        return _compare_years(u, result)
+    if stat == "compare_companies":
+        return _compare_companies(u, result)
+    if stat == "rank":
+        return _rank(u, result)
+    if stat == "count":
+        return _count(result)
+    if result.formula:
+        return _formula(u, result)
+    return _lookup(result)
+
+
+def _generated(rows: list[Any]) -> str:
+    """Rows of arbitrary columns (a model-written query's result): each column named with its value, or a
+    refusal naming why the result cannot be used."""
+    why = _unusable(rows)
+    if why:
+        return GENERATED["unusable"].format(why=why)
+    if len(rows) == 1:
+        return GENERATED["one"].format(items=_row(rows[0]))
+    shown = rows[:GENERATED_ROWS_SHOWN]
+    text = GENERATED["many"].format(n=len(rows), rows="；".join(_row(r) for r in shown))
+    return text + (GENERATED["more"].format(shown=len(shown)) if len(rows) > len(shown) else "")
+
+
+def _unusable(rows: list[Any]) -> str | None:
+    if not rows:
+        return "没有返回任何行"
+    if not all(isinstance(r, dict) and r for r in rows):
+        return "结果不是带列名的表格"
+    odd = next((v for r in rows for v in r.values() if v is not None and not isinstance(v, SCALARS)), None)
+    if odd is not None:
+        return f"结果含无法显示的值：{type(odd).__name__}"
+    return None
+
+
+def _row(row: dict) -> str:
+    return "，".join(GENERATED["item"].format(column=column, value=_cell(value)) for column, value in row.items())
+
+
+def _cell(value: Any) -> str:
+    return GENERATED["null"] if value is None else format_value(value, None)
 
 
 def refusal(u, result: ToolResult) -> str:

@@ -96,3 +96,81 @@ def test_real_refusal_questions_are_refused(community):
     for it in items:
         answer = ask_structured(it["question"], store=store, settings=settings)["answer"]
         assert answer.startswith("未查询到"), (it["question"], answer)
+
+
+# Model-written SQL (tools.sql.run_generated) returns whatever columns its query selected --------
+def _generated_result(values):
+    return ToolResult(kind="statistic", values=values, sql="SELECT COUNT(*) AS n FROM company_year WHERE year = 2020")
+
+
+def test_a_generated_count_renders_its_columns_instead_of_crashing():
+    u = _u(intent="统计题", companies=[], years=[2020], fields=[], statistic=None)
+    assert render(u, _generated_result([{"n": 3}])) == "查询结果：n为3。"
+    # the same values under every statistic shape the templates know: a plain rendering, never a KeyError
+    for kind in ("rank", "count", "compare_years", "compare_companies", "other"):
+        assert render(_u(intent="统计题", statistic={"kind": kind}), _generated_result([{"n": 3}])) == "查询结果：n为3。"
+    assert render(None, _generated_result([{"n": 3}])) == "查询结果：n为3。"
+
+
+def test_generated_rows_list_each_column_and_stop_after_twenty():
+    rows = [{"short_name": "甲", "营业收入": Decimal("3.50"), "note": None}, {"short_name": "乙", "营业收入": 2.0, "note": "x"}]
+    assert render(_u(statistic={"kind": "other"}), _generated_result(rows)) == \
+        "查询结果共2行：short_name为甲，营业收入为3.50，note为无；short_name为乙，营业收入为2.0，note为x。"
+    many = render(_u(), _generated_result([{"year": 2000 + i} for i in range(25)]))
+    assert many.startswith("查询结果共25行：year为2000；") and "year为2019" in many and "year为2020" not in many
+    assert many.endswith("（仅列出前20行）")
+
+
+def test_a_generated_result_of_the_wrong_shape_is_refused_by_name():
+    for values, why in (([b"\x00"], "不是带列名的表格"), ([{}], "不是带列名的表格"), ([{"b": b"\x00"}], "bytes"),
+                        ([{"n": [1, 2]}], "list")):
+        text = render(_u(), _generated_result(values))
+        assert text.startswith("未查询到可用的结果：生成的SQL的查询结果无法使用") and why in text, text
+
+
+def test_a_template_value_missing_a_key_falls_back_to_the_columns():
+    """A value with the template keys but not the rank the rank template reads."""
+    u = _u(intent="统计题", years=[2020], fields=["营业收入"], statistic={"kind": "rank", "order": "desc", "n": 2})
+    values = [{"company": "甲", "year": 2020, "field": "营业收入", "value": "3"},
+              {"company": "乙", "year": 2020, "field": "营业收入", "value": "2"}]
+    text = render(u, ToolResult(kind="statistic", values=values))
+    assert text.startswith("查询结果共2行：company为甲，year为2020，field为营业收入，value为3；")
+
+
+def test_a_generated_query_answers_through_the_graph(tmp_path, monkeypatch):
+    """The turn that crashed (KeyError: 'company'): the intent adapter labels a question 统计题 that no
+    template covers, the nl2sql adapter writes a COUNT, and the answer renders its column."""
+    from agent import service
+    from graph import llm
+    from knowledge.configuration import Settings
+    from knowledge.store import Company, Store, Value
+
+    settings = Settings(home=tmp_path / "home", llm={"base_url": "http://127.0.0.1:9/v1", "max_retries": 0})
+    settings.ensure_home()
+    store = Store(settings.db_url)
+    with store.transaction() as conn:  # two companies with 2020 figures; a report, so no sample is ingested
+        for code, name, revenue in (("600001", "甲乙科技", "5"), ("600002", "丙丁股份", "7")):
+            store.upsert_company(Company(code, name + "有限公司", name), conn)
+            report = store.add_report(conn, company_code=code, year=2020, file_name=f"{code}.pdf", sha256=code, pages=1)
+            store.record_values(conn, code, 2020, [Value("营业收入", Decimal(revenue))], source="report",
+                                report_id=report)
+    asked = []
+
+    async def fake_complete(settings, role, messages, **kw):
+        asked.append(role)
+        if role == "intent":
+            return '{"intent": "统计题"}'
+        if role == "nl2sql":
+            return "SELECT COUNT(*) AS n FROM company_year WHERE year = 2020"
+        raise llm.LLMUnavailable(f"no {role} model in this test")
+
+    async def no_answer_model(settings, role, messages, **kw):
+        raise llm.LLMUnavailable("no answer model in this test")
+        yield  # an async generator, like llm.astream
+
+    monkeypatch.setattr(llm, "acomplete", fake_complete)
+    monkeypatch.setattr(llm, "astream", no_answer_model)
+    out = service.ask("甲乙科技2020年的营业收入在所有公司中排第几？", settings=settings)
+    assert "nl2sql" in asked and out["intent"] == "统计题"
+    assert out["values"] == [{"n": 2}] and out["sql"].endswith("LIMIT 200")
+    assert out["answer"] == "查询结果：n为2。"

@@ -24,6 +24,16 @@ from understanding.question import understand
     "UPDATE companies SET full_name = 'x'",
     "SELECT y.\"营业收入\" FROM other.company_year AS y",
     "INSERT INTO companies(code, full_name) VALUES ('1', 'x')",
+    # A CTE or derived-table alias named like a real table does not let that table through elsewhere.
+    "SELECT * FROM (WITH reports AS (SELECT 1 AS x) SELECT x FROM reports), reports LIMIT 5",
+    "SELECT * FROM (WITH chunks AS (SELECT 1 AS x) SELECT x FROM chunks), chunks LIMIT 5",
+    "SELECT * FROM (WITH sqlite_master AS (SELECT 1 AS x) SELECT x FROM sqlite_master), sqlite_master LIMIT 5",
+    "SELECT * FROM (SELECT 1 AS x) AS reports, reports",
+    "SELECT year FROM company_year WHERE year IN (SELECT year FROM chunks)",
+    "SELECT year FROM company_year UNION SELECT year FROM provenance",
+    "SELECT year FROM company_year WHERE year IN reports",
+    "SELECT * FROM companies",
+    "SELECT code AS aliases FROM companies",
 ])
 def test_validation_rejects_anything_but_a_whitelisted_select(community, sql):
     store, _settings, _ = community
@@ -183,3 +193,41 @@ def test_the_statistic_node_asks_the_nl2sql_adapter(community, monkeypatch):
     # Embedded mode: no model, a plain refusal.
     config["configurable"]["settings"] = settings
     assert asyncio.run(nodes.statistic(state, config))["result"]["kind"] == "refusal"
+
+
+def test_a_cte_name_is_a_real_table_outside_its_query(community):
+    """Resolved by scope: ``reports`` is the CTE inside the derived table and the real table beside it."""
+    store, settings, _ = community
+    inner = "(WITH reports AS (SELECT year FROM company_year) SELECT year FROM reports)"
+    assert validate(f"SELECT year FROM {inner} AS d", store).endswith("LIMIT 200")
+    result = sql.run_generated(store, f"SELECT * FROM {inner}, reports LIMIT 5", settings=settings)
+    assert result.kind == "refusal" and "reports" in result.missing[0]
+    # A CTE is visible to the CTEs after it and its query, not to the ones before it.
+    assert validate("WITH a AS (SELECT year FROM company_year), b AS (SELECT year FROM a) SELECT year FROM b", store)
+    with pytest.raises(UnsafeSQL):
+        validate("WITH a AS (SELECT year FROM b), b AS (SELECT year FROM company_year) SELECT year FROM a", store)
+
+
+def test_limit_is_enforced_on_the_whole_union(community):
+    store, settings, _ = community
+    union = "SELECT year FROM company_year UNION ALL SELECT year FROM company_year"
+    assert validate(union, store) == union + " LIMIT 200"
+    _safe, _cols, rows = run(store, union + " LIMIT 100000", {}, settings)
+    assert len(rows) == 200
+
+
+def test_the_sql_the_nl2sql_adapter_is_trained_to_write_validates(community):
+    """Every pattern of the adapter's training data (finetune/data/templates.toml), filled in."""
+    from finetune.data.resources import templates
+
+    store, _settings, _ = community
+    slots = {"field": "营业收入", "columns": '"营业收入", "净利润"', "code": "603339", "y": 2020, "y2": 2021,
+             "order": "DESC", "n": 3, "lo": 1, "hi": 2, "cmp": ">", "threshold": 1e9, "agg": "AVG", "group_col": "省份"}
+    clauses = [{"filter_clause": "", "cmp_clause": ""},
+               {"filter_clause": " AND t.\"省份\" = '江苏'", "cmp_clause": " AND t.\"营业收入\" > 1000000000.0"}]
+    patterns = templates()["nl2sql"]["patterns"]
+    assert patterns
+    for pattern in patterns:
+        for clause in clauses:
+            text = pattern["sql"].format(**slots, **clause)
+            assert validate(text, store), text
