@@ -96,25 +96,30 @@ async def ask_astream(
     streamed sentences are withdrawn), then one ``{"type": "final", "result"}``."""
     settings = settings or get_settings()
     started = time.perf_counter()
-    store = store_for(settings)
-    if not has_sample_checked(store):  # the first question of a process: may ingest, off the loop
-        await asyncio.to_thread(ensure_sample, settings, store, notify)
-    thread_id = thread_id or uuid.uuid4().hex
-    turn_id = uuid.uuid4().hex
-    llm.current_turn.set(turn_id)  # this generator's context: the graph's tasks inherit it
-    graph = await compiled_graph(settings)
-    config = _run_config(settings, store, thread_id)
-    state: dict[str, Any] = {}
-    # durability="exit": one checkpoint write per turn instead of one per step; a turn cut short is
-    # simply asked again, so the intermediate checkpoints buy nothing.
-    stream = graph.astream({"question": question or ""}, config, stream_mode=["updates", "custom"], durability="exit")
-    async for mode, payload in stream:
-        if mode == "custom":
-            yield payload
-            continue
-        for node, update in payload.items():
-            yield {"type": "step", "node": node}
-            state.update(update or {})
+    # The turn's deadline starts with the turn, the user's wait: every LLM call of the turn (this
+    # generator's context, which the graph's tasks and worker threads inherit) shares one budget, and
+    # once it is spent the nodes answer on their deterministic path at once.
+    with llm.turn_budget(settings.llm):
+        store = store_for(settings)
+        if not has_sample_checked(store):  # the first question of a process: may ingest, off the loop
+            await asyncio.to_thread(ensure_sample, settings, store, notify)
+        thread_id = thread_id or uuid.uuid4().hex
+        turn_id = uuid.uuid4().hex
+        llm.current_turn.set(turn_id)  # this generator's context: the graph's tasks inherit it
+        graph = await compiled_graph(settings)
+        config = _run_config(settings, store, thread_id)
+        state: dict[str, Any] = {}
+        # durability="exit": one checkpoint write per turn instead of one per step; a turn cut short is
+        # simply asked again, so the intermediate checkpoints buy nothing.
+        stream = graph.astream({"question": question or ""}, config, stream_mode=["updates", "custom"],
+                               durability="exit")
+        async for mode, payload in stream:
+            if mode == "custom":
+                yield payload
+                continue
+            for node, update in payload.items():
+                yield {"type": "step", "node": node}
+                state.update(update or {})
     result = to_ask_json(state, settings)
     result["thread_id"] = thread_id
     result["turn_id"] = turn_id

@@ -47,12 +47,14 @@ async def compound(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
 async def agent(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
     """Tool-calling answer model for compound questions; on any failure the deterministic split answers."""
     settings = settings_of(config)
-    model = llm.chat_model(settings, "answer")
     messages = list(state.get("llm_messages") or [])
     if not messages:
         messages = [SystemMessage(prompts.AGENT_SYSTEM), HumanMessage(state["question"])]
     try:
-        reply = await model.bind_tools(AGENT_TOOLS).ainvoke(messages)
+        # Within the call's deadline and the turn's: every round of planning spends the one turn budget.
+        reply = await llm.ainvoke_with_tools(settings, "answer", AGENT_TOOLS, messages)
+    except llm.LLMUnavailable as exc:  # no endpoint, or a deadline passed
+        return {"fallback_reason": f"answer model (tools): {exc}", "llm_messages": []}
     except Exception as exc:  # endpoint down, timeout, model without tool support
         return {"fallback_reason": f"answer model (tools) failed: {type(exc).__name__}: {exc}", "llm_messages": []}
     new = messages[len(state.get("llm_messages") or []):] + [reply]

@@ -105,9 +105,14 @@ async def understand(state: AgentState, config: RunnableConfig, *, split: bool =
         return {"question": "", "parts": [], "understanding": empty.to_context(), "intent": empty.intent,
                 "mode": settings.mode, "fallback_reason": None, "result": {}, "answer": "", "llm_messages": []}
     store = await _store(config)
+    intent_failures: list[str] = []
 
     async def run_understanding(text: str):
-        label = await _intent_label(settings, text) if settings.llm.enabled else None
+        label = None
+        if settings.llm.enabled:
+            label, failure = await _intent_label(settings, text)
+            if failure:
+                intent_failures.append(failure)
         return await _short_tool(config, understand_text, text, store, previous=state.get("context"), llm_intent=label)
 
     parts = split_compound(question) if split else [question]
@@ -124,7 +129,7 @@ async def understand(state: AgentState, config: RunnableConfig, *, split: bool =
         "understanding": u.to_context(),
         "intent": u.intent,
         "mode": settings.mode,
-        "fallback_reason": getattr(u, "fallback_reason", None),
+        "fallback_reason": intent_failures[-1] if intent_failures else None,
         "result": {},
         "answer": "",
         "llm_messages": [],
@@ -143,9 +148,12 @@ async def sql_lookup(state: AgentState, config: RunnableConfig) -> dict[str, Any
 async def statistic(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
     settings, u, store = settings_of(config), understanding_of(state), await _store(config)
     if tool_calls.needs_generated_sql(u):
-        result = await _generated_sql(settings, store, u)
-    else:
-        result = await _short_tool(config, tool_calls.statistic, store, u, settings)
+        result, failure = await _generated_sql(settings, store, u)
+        update: dict[str, Any] = {"result": result.to_dict()}
+        if failure:  # else the understanding's reason, if any, stands
+            update["fallback_reason"] = failure
+        return update
+    result = await _short_tool(config, tool_calls.statistic, store, u, settings)
     return {"result": result.to_dict()}
 
 
@@ -192,25 +200,28 @@ async def answer(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
 
 
 # LLM calls of the tool nodes -------------------------------------------------------------------
-async def _intent_label(settings: Settings, question: str) -> str | None:
-    """The intent adapter's label, or None (failure, unknown label): the rules decide then."""
+async def _intent_label(settings: Settings, question: str) -> tuple[str | None, str | None]:
+    """(the intent adapter's label, why there is none): no label (a failure, a reply that is not a
+    label) leaves the rules to decide; only an endpoint failure (a deadline among them) is a reason."""
     try:
-        return parse_intent_label(await llm.acomplete(settings, "intent", prompts.adapter_messages("intent", question)))
-    except llm.LLMUnavailable:
-        return None
+        raw = await llm.acomplete(settings, "intent", prompts.adapter_messages("intent", question))
+    except llm.LLMUnavailable as exc:
+        return None, str(exc)
+    return parse_intent_label(raw), None
 
 
-async def _generated_sql(settings: Settings, store: Store, u: Understanding) -> ToolResult:
-    """What the templates don't cover, through the nl2sql adapter; refused in embedded mode."""
+async def _generated_sql(settings: Settings, store: Store, u: Understanding) -> tuple[ToolResult, str | None]:
+    """(what the templates don't cover, through the nl2sql adapter; why it fell back). Refused in embedded
+    mode, and when the adapter fails (a deadline among the failures), the reason then given."""
     if not settings.llm.enabled:
-        return ToolResult(kind="refusal", missing=["该统计问题暂不支持（未配置NL2SQL模型）"])
+        return ToolResult(kind="refusal", missing=["该统计问题暂不支持（未配置NL2SQL模型）"]), None
     entities = [(c.mention or c.short_name or c.name, c.code) for c in u.companies]
     user = prompts.nl2sql_user(u.question, list(u.fields), entities)
     try:
         raw = await llm.acomplete(settings, "nl2sql", prompts.adapter_messages("nl2sql", user))
     except llm.LLMUnavailable as exc:
-        return ToolResult(kind="refusal", missing=[f"该统计问题暂不支持（{exc}）"])
-    return await asyncio.to_thread(run_generated, store, strip_model_sql(raw), settings=settings)
+        return ToolResult(kind="refusal", missing=[f"该统计问题暂不支持（{exc}）"]), str(exc)
+    return await asyncio.to_thread(run_generated, store, strip_model_sql(raw), settings=settings), None
 
 
 # HyDE uses the answer model: the adapters (intent, nl2sql, keywords) are trained for their own output
@@ -220,7 +231,8 @@ HYDE_ROLE = "answer"
 
 async def _hyde_passage(settings: Settings, question: str) -> str:
     """HyDE (Gao et al., 2022): a hypothetical report passage to search with, so retrieval matches the
-    words a report would use. Only with an endpoint; any failure gives "" and retrieval goes on."""
+    words a report would use. Only with an endpoint; any failure, its deadline passing among them, gives
+    "" and retrieval goes on (an optimisation, so not a fallback reason)."""
     if not settings.llm.enabled:
         return ""
     try:

@@ -37,8 +37,12 @@ class LLMSettings(BaseModel):
     intent_model: str = "intent"
     nl2sql_model: str = "nl2sql"
     keywords_model: str = "keywords"
-    timeout_s: float = 30.0
+    timeout_s: float = 30.0  # one socket wait (connect, or a read: a byte resets it)
     max_retries: int = 2
+    # Wall-clock budgets, across connecting, retries and a stream (graph.llm): one LLM call, and all the
+    # calls of one turn together. Past either, the node answers on its deterministic path.
+    call_deadline_s: float = Field(20.0, gt=0)
+    turn_deadline_s: float = Field(45.0, gt=0)
     temperature: float = 0.0
 
     @property

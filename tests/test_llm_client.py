@@ -117,3 +117,54 @@ def test_no_endpoint_is_embedded_mode():
         llm.complete(Settings(), "intent", "x")
     with pytest.raises(llm.LLMUnavailable, match="no endpoint"):
         run(llm.acomplete(Settings(), "answer", "x"))
+
+
+# Deadlines (the hung and dripping endpoints are in test_llm_deadlines.py) ---------------------------
+def test_the_deadlines_are_settings_with_sane_defaults(monkeypatch):
+    assert (LLMSettings().call_deadline_s, LLMSettings().turn_deadline_s) == (20.0, 45.0)
+    monkeypatch.setenv("NIANBAO_LLM__CALL_DEADLINE_S", "2.5")
+    monkeypatch.setenv("NIANBAO_LLM__TURN_DEADLINE_S", "7")
+    assert (Settings().llm.call_deadline_s, Settings().llm.turn_deadline_s) == (2.5, 7.0)
+    with pytest.raises(ValueError):
+        LLMSettings(call_deadline_s=0)
+
+
+@pytest.mark.parametrize("flavour", ["httpx", "aiohttp"])
+def test_retries_stop_when_the_next_would_outlast_the_call_deadline(stub, flavour):
+    # Backoff 0.5 s, then 1 s, 2 s, 4 s: four retries take about 7.5 s; the deadline leaves room for one.
+    stub.failure = "500"
+    settings = settings_for(stub, max_retries=4, call_deadline_s=1.0)
+    start = time.perf_counter()
+    with pytest.raises(llm.LLMDeadline, match=r"intent endpoint failed: call deadline \(1 s\) passed; last failure: HTTP 500"):
+        if flavour == "httpx":
+            llm.complete(settings, "intent", "x")
+        else:
+            run(llm.acomplete(settings, "intent", "x"))
+    assert time.perf_counter() - start < 1.0  # it stopped instead of sleeping into the deadline
+    assert len(stub.requests) == 2  # the first try and the one retry that fitted
+
+
+def test_a_call_in_a_spent_turn_fails_at_once_without_a_request(stub):
+    settings = settings_for(stub, turn_deadline_s=0.05)
+
+    async def each_async_call():
+        with pytest.raises(llm.LLMDeadline, match="turn deadline"):
+            await llm.acomplete(settings, "intent", "x")
+        with pytest.raises(llm.LLMDeadline, match="turn deadline"):
+            [p async for p in llm.astream(settings, "answer", "x")]
+        with pytest.raises(llm.LLMDeadline, match="turn deadline"):
+            await llm.ainvoke_with_tools(settings, "answer", [], [("human", "x")])
+
+    with llm.turn_budget(settings.llm):
+        time.sleep(0.1)
+        start = time.perf_counter()
+        with pytest.raises(llm.LLMDeadline, match=r"intent endpoint failed: turn deadline \(0.05 s\) spent before the call"):
+            llm.complete(settings, "intent", "x")
+        with pytest.raises(llm.LLMDeadline, match="turn deadline"):
+            list(llm.stream(settings, "answer", "x"))
+        assert time.perf_counter() - start < 0.5
+        run(each_async_call())
+    assert stub.requests == []
+    # The turn is over: its spent budget does not follow later calls.
+    assert llm.turn_deadline.get() is None
+    assert llm.complete(settings, "intent", "x") == '{"intent": "财务报表"}'
