@@ -24,9 +24,11 @@ def serve(host: str, port: int, *, log_level: str = "info", workers: int = 1) ->
     any turn; rate limits and /metrics are per worker."""
     import uvicorn
 
+    from serving.server import uvicorn_options
     from serving.settings import ServingSettings
 
-    if workers > 1 and ServingSettings().agent == "agent.service":
+    serving = ServingSettings()
+    if workers > 1 and serving.agent == "agent.service":
         # Ingest the bundled sample once, here, rather than racing to do it in every worker.
         from knowledge.configuration import get_settings
         from ingestion.sample import ensure_sample
@@ -35,8 +37,9 @@ def serve(host: str, port: int, *, log_level: str = "info", workers: int = 1) ->
         settings = get_settings()
         ensure_sample(settings, store_for(settings))
     # backlog: 128 conversations may connect at once; the default 2048 of uvicorn is fine, set for clarity.
+    # uvicorn_options: the keep-alive timeout and a deadline for each request's head (slow clients).
     uvicorn.run("serving.api:app_factory", factory=True, host=host, port=port, log_level=log_level,
-                backlog=2048, timeout_keep_alive=30, workers=workers)
+                backlog=2048, workers=workers, **uvicorn_options(serving))
 
 
 if __name__ == "__main__":

@@ -30,16 +30,19 @@ from knowledge.configuration import Settings, get_settings
 from serving import backend, errors
 from serving.backend import AskAStream, AskStream
 from serving.errors import ApiError, log
-from serving.limits import TokenBuckets, authenticate, read_json
+from serving.limits import Caller, TokenBuckets, authenticate, client_address, read_json
 from serving.metrics import Metrics
 from serving.openai_compat import Completion, question_from_messages
+from serving.owners import owners_for
 from serving.settings import ServingSettings
 from serving.streaming import SSE_HEADERS, sse, sse_data
 from serving.threads import ThreadLog
 
 STATIC = Path(__file__).parent / "static"
-# Letters, digits and a few separators: enough for UUIDs, e-mails in OpenAI's `user`, and our own ids.
-_THREAD_ID = re.compile(r"^[\w.:@-]{1,128}$")
+# ASCII letters, digits and a few separators: enough for UUIDs, e-mails in OpenAI's `user`, and our own
+# ids. Always fullmatch()ed: `$` would accept a trailing newline. An id is echoed in X-Thread-Id, so a
+# non-ASCII letter (\w) or a control character would break the response after the turn had run.
+_THREAD_ID = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
 # C0 control characters other than tab and newline: never meaningful in a question, dropped.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 # Paths that are counted under their own label; anything else is "other" (bounded label cardinality).
@@ -59,6 +62,9 @@ def create_app(
     serving = serving or ServingSettings()
     metrics = Metrics(settings.mode)
     buckets = TokenBuckets(serving.rate_per_s, serving.rate_burst)
+    auth_failures = TokenBuckets(serving.auth_failures_per_s, serving.auth_failure_burst)
+    # Without keys there is one tenant and threads are shared, as before; with keys each has its own.
+    owners = owners_for(settings) if serving.api_keys else None
     thread_log = ThreadLog(serving.thread_log_size)
     executor = ThreadPoolExecutor(max_workers=serving.worker_threads, thread_name_prefix="nianbao-ask")
     agent_module = None
@@ -87,6 +93,8 @@ def create_app(
         yield
         if agent_module is not None:
             await backend.shut_down(agent_module)
+        if owners is not None:
+            await owners.close()
         executor.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(title="nianbao", version="0.1.0", lifespan=lifespan, docs_url="/docs", redoc_url=None)
@@ -95,10 +103,20 @@ def create_app(
     app.add_middleware(_CountRequests, metrics=metrics)
 
     # Admission ---------------------------------------------------------------------------------------
-    def admit(request: Request) -> str:
-        identity = authenticate(request, serving)
-        buckets.check(identity)
-        return identity
+    def admit(request: Request) -> Caller:
+        address = client_address(request)
+        if serving.api_keys:
+            # An address out of failures is refused whatever key it sends now: were a right key let
+            # through, a guess that hits would still pass and the 429s would tell wrong keys from right.
+            auth_failures.check_left(address)
+        try:
+            caller = authenticate(request, serving)
+        except ApiError as exc:
+            if exc.status == 401:
+                auth_failures.take(address)
+            raise
+        buckets.check(caller.bucket)
+        return caller
 
     def checked_question(value: Any) -> str:
         if not isinstance(value, str):
@@ -114,10 +132,19 @@ def create_app(
     def checked_thread(value: Any, source: str) -> str:
         if value is None or value == "":
             return uuid.uuid4().hex
-        if not isinstance(value, str) or not _THREAD_ID.match(value):
+        if not isinstance(value, str) or not _THREAD_ID.fullmatch(value):
             raise ApiError(400, "invalid_thread_id",
-                           f"{source} must be 1-128 letters, digits or . _ : @ -")
+                           f"{source} must be 1-128 ASCII letters, digits or . _ : @ -")
         return value
+
+    def unknown_thread(thread_id: str) -> ApiError:
+        # The same answer for another tenant's thread as for one that does not exist: nothing to probe.
+        return ApiError(404, "unknown_thread", f"no thread {thread_id!r} on this server")
+
+    async def claim(caller: Caller, thread_id: str) -> None:
+        """Before a turn runs on ``thread_id``: 404 unless the caller owns it, or owns it now (a new id)."""
+        if owners is not None and not await owners.claim(thread_id, caller.tenant):
+            raise unknown_thread(thread_id)
 
     # Running the agent -------------------------------------------------------------------------------
     async def answered(question: str, thread_id: str, endpoint: str) -> AsyncIterator[dict[str, Any]]:
@@ -171,14 +198,15 @@ def create_app(
     # Routes ------------------------------------------------------------------------------------------
     @app.post("/v1/ask")
     async def ask_route(request: Request, stream: bool = False):
-        admit(request)
-        body = await read_json(request, serving.max_body_bytes)
+        caller = admit(request)
+        body = await read_json(request, serving)
         unknown = set(body) - {"question", "thread_id"}
         if unknown:
             raise ApiError(400, "unknown_fields", f"unknown fields: {', '.join(sorted(unknown))}")
         question = checked_question(body.get("question"))
         thread_id = checked_thread(body.get("thread_id"), "'thread_id'")
-        headers = {"X-Thread-Id": thread_id}
+        await claim(caller, thread_id)
+        headers = {"X-Thread-Id": thread_id}  # a checked id: ASCII, no control characters
         if stream or "text/event-stream" in request.headers.get("accept", ""):
             async def body_iter():
                 async for event in events(question, thread_id, "/v1/ask"):
@@ -188,8 +216,8 @@ def create_app(
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request):
-        admit(request)
-        body = await read_json(request, serving.max_body_bytes)
+        caller = admit(request)
+        body = await read_json(request, serving)
         model = body.get("model")
         if model != serving.public_model:
             raise ApiError(404, "model_not_found", f"the model {model!r} does not exist; use {serving.public_model!r}")
@@ -200,8 +228,9 @@ def create_app(
         stream = body.get("stream", False)
         if not isinstance(stream, bool):
             raise ApiError(400, "invalid_request", "'stream' must be true or false")
+        await claim(caller, thread_id)  # the last check: a request refused for anything else claims nothing
         completion = Completion(serving.public_model)
-        headers = {"X-Thread-Id": thread_id}
+        headers = {"X-Thread-Id": thread_id}  # a checked id: ASCII, no control characters
         if not stream:
             result = await run_ask(question, thread_id, "/v1/chat/completions")
             return JSONResponse(completion.full(result), headers=headers)
@@ -231,10 +260,14 @@ def create_app(
 
     @app.get("/v1/threads/{thread_id}")
     async def thread(thread_id: str, request: Request):
-        admit(request)
-        turns = thread_log.get(thread_id) if _THREAD_ID.match(thread_id) else None
+        caller = admit(request)
+        if not _THREAD_ID.fullmatch(thread_id):
+            raise unknown_thread(thread_id)
+        if owners is not None and not await owners.owns(thread_id, caller.tenant):  # reading claims nothing
+            raise unknown_thread(thread_id)
+        turns = thread_log.get(thread_id)
         if turns is None:
-            raise ApiError(404, "unknown_thread", f"no thread {thread_id!r} on this server")
+            raise unknown_thread(thread_id)
         return {"thread_id": thread_id, "turns": turns}
 
     @app.get("/healthz")

@@ -21,6 +21,7 @@ _STATUS_TYPES = {
     401: "authentication_error",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     413: "request_too_large",
     415: "unsupported_media_type",
     429: "rate_limit_exceeded",

@@ -17,15 +17,18 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 @contextmanager
-def run_in_thread(app, *, host: str = "127.0.0.1", port: int = 0, on_loop=None) -> Iterator[str]:
-    """Run an ASGI app under uvicorn in a daemon thread; yields its base URL (no trailing slash)."""
+def run_in_thread(app, *, host: str = "127.0.0.1", port: int = 0, on_loop=None,
+                  options: dict | None = None) -> Iterator[str]:
+    """Run an ASGI app under uvicorn in a daemon thread; yields its base URL (no trailing slash).
+    ``options``: more ``uvicorn.Config`` arguments (the API's: :func:`serving.server.uvicorn_options`)."""
     import uvicorn
 
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     bound_port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="auto", timeout_graceful_shutdown=1, backlog=2048)
+    config = uvicorn.Config(app, log_level="warning", lifespan="auto", timeout_graceful_shutdown=1, backlog=2048,
+                            **(options or {}))
     server = uvicorn.Server(config)
 
     def target() -> None:

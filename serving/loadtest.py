@@ -187,6 +187,7 @@ def _inprocess_api(env: dict[str, str]):
     from knowledge.configuration import Settings
     from serving.api import create_app
     from serving.inprocess import run_in_thread
+    from serving.server import uvicorn_options
     from serving.settings import ServingSettings
 
     saved = dict(os.environ)
@@ -196,7 +197,7 @@ def _inprocess_api(env: dict[str, str]):
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    with run_in_thread(app) as url:
+    with run_in_thread(app, options=uvicorn_options(app.state.serving)) as url:
         yield url
 
 

@@ -19,10 +19,23 @@ class ServingSettings(BaseSettings):
     api_keys: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(16 * 1024, ge=256)
     max_question_chars: int = Field(500, ge=1)
-    # Token bucket per API key (per client address when no keys are configured): sustained requests per
-    # second and the burst allowed on top. 0 disables the limit.
+    # Token bucket per verified API key (per client address when no keys are configured: a key sent then
+    # proves nothing): sustained requests per second and the burst allowed on top. 0 disables the limit.
     rate_per_s: float = Field(20.0, ge=0)
     rate_burst: int = Field(60, ge=1)
+    # Failed authentication (401), per client address, whatever key it sent: once an address has spent
+    # this budget it is refused (429) until it refills, so key guesses are slowed to this rate. Always on.
+    auth_failures_per_s: float = Field(1.0, gt=0)
+    auth_failure_burst: int = Field(20, ge=1)
+    # Slow clients: the request line and headers must arrive within header_timeout_s of the connection
+    # (or of the first byte of a next request on a kept-alive one), else the connection closes; the body
+    # within body_timeout_s of the route starting to read it, else 408. An idle kept-alive connection
+    # closes after keep_alive_s.
+    header_timeout_s: float = Field(10.0, gt=0)
+    body_timeout_s: float = Field(15.0, gt=0)
+    keep_alive_s: int = Field(30, ge=1)
+    # Arrays and objects nested deeper than this are refused (400) before the body is parsed.
+    max_json_depth: int = Field(32, ge=2)
     # Threads that run a blocking agent (one without ask_astream; agent.service runs on the event loop
     # and uses none): one per in-flight conversation, so they never queue behind each other.
     worker_threads: int = Field(256, ge=1)
