@@ -5,7 +5,9 @@ file first and asks the parent whether it is settled (the ``reports`` table, rea
 already claimed in this batch); only then does it extract. So nothing reads the whole batch before the
 first result, and every file is read by one process only. The parent writes each report in one
 transaction as it arrives, so a kill mid-batch loses at most the report being written — and that one
-not partially — and a re-run skips what was committed.
+not partially — and a re-run skips what was committed. Each write checks again, under the ingest lock
+(:mod:`ingestion.lock`), what is stored: another ``nianbao ingest`` on the same home may have written the
+same file meanwhile (then it is skipped) or another report of its company-year (then it is a conflict).
 
 A bad file never stops the batch: a failure is that file's result; a worker that dies (a crash inside
 pdfium) is replaced and only its file is reported failed; a worker that runs past the per-file time
@@ -28,8 +30,9 @@ from multiprocessing.connection import wait
 from pathlib import Path
 
 from ingestion.extract import ReportExtraction, extract_report, file_sha256
+from ingestion.lock import OnWait
 from ingestion.pdf_text import PdfError
-from ingestion.pipeline import FAILED, SKIPPED, IngestResult, commit_extraction
+from ingestion.pipeline import FAILED, SKIPPED, IngestResult, commit_extraction, skipped_result
 from knowledge.configuration import Settings
 from knowledge.store import Store
 
@@ -79,11 +82,11 @@ def _hash_job(path: str) -> tuple[str | None, str | None]:
         return None, f"cannot read file ({exc.strerror or exc})"
 
 
-def _extract_job(path: str, sha: str) -> tuple[ReportExtraction | None, str | None, float, float]:
+def _extract_job(path: str, sha: str, trust_content: bool) -> tuple[ReportExtraction | None, str | None, float, float]:
     """Runs in a worker: (extraction, failure reason, seconds, peak RSS MiB of the worker)."""
     t0 = time.perf_counter()
     try:
-        ex, reason = extract_report(path, sha), None
+        ex, reason = extract_report(path, sha, trust_content=trust_content), None
     except PdfError as exc:
         ex, reason = None, str(exc)
     except Exception as exc:  # an extractor bug on one file is that file's failure
@@ -114,44 +117,54 @@ class _LazyStore:
 
 class _Manifest:
     """The parent's answer to a worker's "I have file F with sha256 S: extract it?" — from the ``reports``
-    table (read only; the writes are the reports' own transactions) and the files claimed in this batch."""
+    table (read only; the writes are the reports' own transactions) and the files claimed in this batch —
+    and the one place that commits, keeping to one report per company-year within the batch too."""
 
-    def __init__(self, lazy: _LazyStore, force: bool):
-        self.lazy, self.force = lazy, force
+    def __init__(self, lazy: _LazyStore, force: bool, trust_content: bool, on_wait: OnWait | None):
+        self.lazy, self.force, self.trust_content, self.on_wait = lazy, force, trust_content, on_wait
         self.claimed: set[str] = set()
+        self.written: dict[tuple[str, int], str] = {}  # company-year → the file of this batch stored for it
 
-    def decide(self, path: Path, sha: str) -> tuple[IngestResult | None, int | None]:
-        """(a skipped result, None) when the file is settled, else (None, id of an earlier ingestion)."""
+    def decide(self, path: Path, sha: str) -> IngestResult | None:
+        """A skipped result when the file is settled, else None: extract it."""
         if sha in self.claimed:
-            return IngestResult(str(path), SKIPPED, "same file as another in this batch"), None
+            return IngestResult(str(path), SKIPPED, "same file as another in this batch")
         self.claimed.add(sha)
         existing = self.lazy.get().report_by_sha256(sha) if self.lazy.exists() else None
         if existing and existing.get("status") == "ok" and not self.force:
-            return IngestResult(str(path), SKIPPED, "already ingested (same sha256)", existing["company_code"],
-                                existing["year"], existing["id"], existing.get("pages") or 0), None
-        return None, existing["id"] if existing else None
+            return skipped_result(path, existing)
+        return None
 
-
-def _finish(lazy: _LazyStore, path: Path, existing_id, job, hash_s: float = 0.0) -> IngestResult:
-    ex, reason, seconds, rss = job
-    if ex is None:
-        return IngestResult(str(path), FAILED, reason, seconds=hash_s + seconds, peak_rss_mb=rss)
-    result = commit_extraction(lazy.get(), ex, existing_id=existing_id, peak_rss_mb=rss, settings=lazy.settings)
-    result.seconds = hash_s + seconds + result.seconds
-    return result
+    def finish(self, path: Path, job, hash_s: float = 0.0) -> IngestResult:
+        ex, reason, seconds, rss = job
+        if ex is None:
+            return IngestResult(str(path), FAILED, reason, seconds=hash_s + seconds, peak_rss_mb=rss)
+        key = (ex.identity.code, ex.identity.year)
+        if key in self.written:  # even --force replaces only what was stored before this batch
+            return IngestResult(str(path), FAILED, f"{key[0]} {key[1]} 在本批中已有另一份年报 {self.written[key]}",
+                                key[0], key[1], seconds=hash_s + seconds, peak_rss_mb=rss)
+        result = commit_extraction(self.lazy.get(), ex, force=self.force, peak_rss_mb=rss,
+                                   settings=self.lazy.settings, on_wait=self.on_wait)
+        if result.ok:
+            self.written[key] = path.name
+        result.seconds = hash_s + seconds + result.seconds
+        return result
 
 
 def ingest_paths(settings: Settings, paths: Iterable[str | Path], *, workers: int = 1, force: bool = False,
-                 on_result: OnResult | None = None, timeout_s: float | None = DEFAULT_TIMEOUT_S) -> list[IngestResult]:
+                 trust_content: bool = False, on_result: OnResult | None = None,
+                 timeout_s: float | None = DEFAULT_TIMEOUT_S, on_wait: OnWait | None = None) -> list[IngestResult]:
     """Ingest files and directories; returns one result per file (ok / skipped / failed + reason), in the
-    order of :func:`collect_pdfs`; ``on_result`` gets each as it is settled.
+    order of :func:`collect_pdfs`; ``on_result`` gets each as it is settled. ``force``, ``trust_content``
+    and ``on_wait`` mean what they do for :func:`ingestion.pipeline.ingest_file`; a second file of one
+    company-year in the same batch fails, even with ``force``.
 
     ``timeout_s`` is the limit per file, for reading (hashing) it and again for extracting it; a file
     past it is reported failed and its worker killed. ``timeout_s=None`` with ``workers=1`` extracts in
     this process (no limit: for debugging and profiling)."""
     files = collect_pdfs(paths)
     lazy = _LazyStore(settings)
-    manifest = _Manifest(lazy, force)
+    manifest = _Manifest(lazy, force, trust_content, on_wait)
     results: dict[int, IngestResult] = {}
 
     def emit(i: int, r: IngestResult) -> None:
@@ -168,13 +181,13 @@ def ingest_paths(settings: Settings, paths: Iterable[str | Path], *, workers: in
             if sha is None:
                 emit(i, IngestResult(str(path), FAILED, reason))
                 continue
-            skipped, existing_id = manifest.decide(path, sha)
+            skipped = manifest.decide(path, sha)
             if skipped:
                 emit(i, skipped)
                 continue
-            emit(i, _finish(lazy, path, existing_id, _extract_job(str(path), sha), time.perf_counter() - t0))
+            emit(i, manifest.finish(path, _extract_job(str(path), sha, trust_content), time.perf_counter() - t0))
     elif files:
-        _Pool(files, min(max(workers, 1), len(files)), timeout_s, manifest, lazy, emit).run()
+        _Pool(files, min(max(workers, 1), len(files)), timeout_s, manifest, emit).run()
     return [results[i] for i in range(len(files))]
 
 
@@ -184,7 +197,7 @@ def ingest_paths(settings: Settings, paths: Iterable[str | Path], *, workers: in
 #   worker → ("done", job).   A None from the parent, or the parent's end closing, ends the worker.
 
 
-def _worker_main(conn, inherited_fds: tuple[int, ...]) -> None:
+def _worker_main(conn, inherited_fds: tuple[int, ...], trust_content: bool) -> None:
     # A forked child holds copies of the parent's ends of every worker pipe, its own included: close them,
     # or a worker never sees end-of-file when the parent dies, and lingers.
     for fd in inherited_fds:
@@ -199,7 +212,7 @@ def _worker_main(conn, inherited_fds: tuple[int, ...]) -> None:
             sha, reason = _hash_job(path)
             conn.send(("hashed", sha, reason, time.perf_counter() - t0))
             if sha is not None and conn.recv():
-                conn.send(("done", _extract_job(path, sha)))
+                conn.send(("done", _extract_job(path, sha, trust_content)))
     except (EOFError, OSError):  # the parent is gone
         pass
 
@@ -210,15 +223,14 @@ class _Slot:
     conn: object
     index: int | None = None  # the file it works on
     deadline: float | None = None
-    existing_id: int | None = None
     hash_s: float = 0.0
 
 
 class _Pool:
     def __init__(self, files: list[Path], size: int, timeout_s: float | None, manifest: _Manifest,
-                 lazy: _LazyStore, emit: Callable[[int, IngestResult], None]):
+                 emit: Callable[[int, IngestResult], None]):
         self.files, self.size, self.timeout_s = files, size, timeout_s
-        self.manifest, self.lazy, self.emit = manifest, lazy, emit
+        self.manifest, self.emit = manifest, emit
         self.fork = sys.platform.startswith("linux")
         self.ctx = multiprocessing.get_context("fork" if self.fork else "spawn")
         self.pending = deque(range(len(files)))
@@ -228,8 +240,8 @@ class _Pool:
     def _start(self) -> _Slot:
         parent_end, child_end = self.ctx.Pipe()
         inherited = tuple(s.conn.fileno() for s in self.slots) + (parent_end.fileno(),) if self.fork else ()
-        proc = self.ctx.Process(target=_worker_main, args=(child_end, inherited), daemon=True,
-                                name="nianbao-ingest-worker")
+        proc = self.ctx.Process(target=_worker_main, args=(child_end, inherited, self.manifest.trust_content),
+                                daemon=True, name="nianbao-ingest-worker")
         proc.start()
         child_end.close()
         slot = _Slot(proc, parent_end)
@@ -252,7 +264,7 @@ class _Pool:
 
     def _assign(self, slot: _Slot) -> None:
         """Give ``slot`` the next file, or stop it when there is none."""
-        slot.index, slot.deadline, slot.existing_id, slot.hash_s = None, None, None, 0.0
+        slot.index, slot.deadline, slot.hash_s = None, None, 0.0
         if not self.pending:
             try:
                 slot.conn.send(None)
@@ -286,7 +298,7 @@ class _Pool:
             _, sha, reason, slot.hash_s = msg
             if sha is None:
                 return self._settle(slot, IngestResult(str(path), FAILED, reason))
-            skipped, slot.existing_id = self.manifest.decide(path, sha)
+            skipped = self.manifest.decide(path, sha)
             try:
                 slot.conn.send(skipped is None)
             except OSError:  # it died after hashing (a settled file is still settled: _assign replaces it)
@@ -296,7 +308,7 @@ class _Pool:
                 return self._settle(slot, skipped)
             slot.deadline = self._deadline()  # the time limit again, for the extraction
         else:
-            self._settle(slot, _finish(self.lazy, path, slot.existing_id, msg[1], slot.hash_s))
+            self._settle(slot, self.manifest.finish(path, msg[1], slot.hash_s))
 
     def _crashed(self, slot: _Slot) -> None:
         slot.proc.join(timeout=5)

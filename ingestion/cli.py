@@ -28,12 +28,17 @@ _STYLE = {"ok": "green", "skipped": "yellow", "failed": "red"}
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="PDF files or directories of them")],
     workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="worker processes")] = 1,
-    force: Annotated[bool, typer.Option("--force", help="re-ingest files already in the manifest")] = False,
+    force: Annotated[bool, typer.Option("--force", help="re-ingest files already in the manifest, and replace the "
+                                        "stored report of a company-year by a file of it with other bytes")] = False,
+    trust_content: Annotated[bool, typer.Option("--trust-content", help="when a file's name declares another company "
+                                                "or year than its pages, store it under its pages' identity "
+                                                "(without this, such a file fails)")] = False,
     timeout_s: Annotated[float, typer.Option(
         "--timeout-s", min=0.001, help="per-file time limit in seconds: a file past it is reported failed and its "
         "worker killed and replaced")] = 300.0,
 ) -> None:
-    """Ingest annual-report PDFs: wide-table rows, provenance and text chunks."""
+    """Ingest annual-report PDFs: wide-table rows, provenance and text chunks. Company and year are read from each
+    report's pages; the file name is a hint checked against them."""
     # Deferred: loaded only when this command runs, so `nianbao` starts without it.
     from ingestion.batch import collect_pdfs, ingest_paths
     from knowledge.configuration import get_settings
@@ -54,7 +59,15 @@ def ingest(
             progress.console.print(f"[{_STYLE[r.status]}]{r.line()}[/]", highlight=False, soft_wrap=True)
             progress.update(task, advance=1, description=Path(r.path).name[:40])
 
-        ingest_paths(get_settings(), files, workers=workers, force=force, on_result=on_result, timeout_s=timeout_s)
+        waited: list[str] = []
+
+        def on_wait(message: str) -> None:
+            if not waited:  # once a run: another batch on the home may hold the lock before every report
+                err.print(f"[yellow]{message}[/]", highlight=False)
+            waited.append(message)
+
+        ingest_paths(get_settings(), files, workers=workers, force=force, trust_content=trust_content,
+                     on_result=on_result, timeout_s=timeout_s, on_wait=on_wait)
     out.print(f"{len(files)} files: {counts['ok']} ok, {counts['skipped']} skipped, {counts['failed']} failed")
     if counts["failed"]:
         raise typer.Exit(1)

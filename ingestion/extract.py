@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingestion.basic_info import extract_basic
-from ingestion.filenames import ReportIdentity, identity_from_text, parse_filename
+from ingestion.filenames import ReportIdentity
+from ingestion.identity import report_identity
 from ingestion.locate import locate, statement_unit
-from ingestion.pdf_text import PdfError, read_pdf_text
+from ingestion.pdf_text import read_pdf_text
 from ingestion.rd import extract_rd
 from ingestion.sections import find_sections
 from ingestion.staff import extract_staff
@@ -47,16 +48,6 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def _identity(path: Path, pages: list[str], basic: list[Value]) -> ReportIdentity:
-    ident = parse_filename(path)
-    by_field = {v.field: str(v.value) for v in basic}
-    from_page = ReportIdentity(by_field.get("证券代码"), by_field.get("公司名称"), by_field.get("公司简称"), None)
-    ident = ident.merged(from_page).merged(identity_from_text(pages))
-    if not ident.code or not ident.year:
-        raise PdfError("cannot tell the company code and year (neither from the file name nor the 公司简介 page)")
-    return ident
-
-
 def fill_from(res: StatementResult, alt: StatementResult) -> None:
     """Add the fields ``res`` lacks from ``alt``, per column."""
     for mine, theirs in ((res.current, alt.current), (res.prior, alt.prior)):
@@ -64,7 +55,10 @@ def fill_from(res: StatementResult, alt: StatementResult) -> None:
         mine += [v for v in theirs if v.field not in have]
 
 
-def extract_report(path: str | Path, sha256: str | None = None) -> ReportExtraction:
+def extract_report(path: str | Path, sha256: str | None = None, *, trust_content: bool = False) -> ReportExtraction:
+    """Raises :class:`~ingestion.pdf_text.PdfError` for a file that cannot be ingested, and
+    :class:`~ingestion.identity.IdentityMismatch` when its name declares another company-year than its pages
+    (``trust_content``: the pages' identity is taken instead)."""
     path = Path(path)
     t0 = time.perf_counter()
     text = read_pdf_text(path)
@@ -78,6 +72,7 @@ def extract_report(path: str | Path, sha256: str | None = None) -> ReportExtract
         return {p: tables.get(p, []) for p in pages}, {p: text.page(p) for p in pages}
 
     basic = extract_basic(*subset(where.tables.get("basic", [])))
+    ident = report_identity(path, text.pages, basic, trust_content=trust_content)  # before the statements: fail fast
     rd = extract_rd(*subset(where.tables.get("rd", [])))
     staff = extract_staff(*subset(where.tables.get("staff", [])))
     have = {v.field for v in rd}
@@ -94,7 +89,6 @@ def extract_report(path: str | Path, sha256: str | None = None) -> ReportExtract
         current += res.current
         prior += res.prior
         restated += res.restated
-    ident = _identity(path, text.pages, basic)
     t3 = time.perf_counter()
     return ReportExtraction(
         path=str(path), sha256=sha256 or file_sha256(path), identity=ident, pages=text.pages,

@@ -1,5 +1,7 @@
-"""Report identity (company, year) from the file-name scheme
-``date__full name__code__short name__year__年度报告.pdf``, with a fallback to the report's own text."""
+"""What a file name says about a report. A name in the SMP-2023 scheme
+``date__full name__code__short name__year__年度报告.pdf`` declares its company and year; a looser name
+("600201_2020_年度报告.pdf") only suggests them. Either way the report's own pages have the last word:
+see :mod:`ingestion.identity`."""
 
 from __future__ import annotations
 
@@ -38,30 +40,26 @@ class ReportIdentity:
             published=self.published or other.published,
         )
 
+    def label(self) -> str:
+        """How a reason names it: "600201 生物股份 2020"."""
+        parts = [self.code, self.short_name or self.full_name, str(self.year) if self.year else None]
+        return " ".join(p for p in parts if p) or "（未识别）"
+
+
+def parse_scheme(path: str | Path) -> ReportIdentity | None:
+    """The identity a name in the scheme declares; None for any other name."""
+    m = _SCHEME.match(Path(path).name)
+    if m is None:
+        return None
+    return ReportIdentity(m["code"], m["full"], m["short"], int(m["year"]), m["date"])
+
 
 def parse_filename(path: str | Path) -> ReportIdentity:
-    name = Path(path).name
-    m = _SCHEME.match(name)
-    if m:
-        return ReportIdentity(m["code"], m["full"], m["short"], int(m["year"]), m["date"])
+    """The scheme's identity, else what a loose name suggests (a six-digit code, a year)."""
+    declared = parse_scheme(path)
+    if declared is not None:
+        return declared
     stem = Path(path).stem
     code = _LOOSE_CODE.search(stem)
     years = [int(y) for y in _LOOSE_YEAR.findall(stem)]
     return ReportIdentity(code[1] if code else None, None, None, years[0] if years else None)
-
-
-# The cover and the first pages say which year the report covers: "2019 年年度报告".
-_COVER_YEAR = re.compile(r"((?:19|20)\d{2})\s*年\s*年度报告")
-_COVER_CODE = re.compile(r"(?:证券|股票|公司)代码\s*[:：]?\s*(\d{6})")
-_COVER_SHORT = re.compile(r"(?:证券|股票|公司)简称\s*[:：]?\s*([^\s\d]{2,10})")
-
-
-def identity_from_text(pages: list[str]) -> ReportIdentity:
-    """Best effort from the cover pages (used when the file name does not follow the scheme)."""
-    head = "\n".join(pages[:3])
-    year = _COVER_YEAR.search(head)
-    code = _COVER_CODE.search(head)
-    short = _COVER_SHORT.search(head)
-    return ReportIdentity(
-        code[1] if code else None, None, short[1] if short else None, int(year[1]) if year else None
-    )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ingestion.chunks import make_chunks
 from ingestion.extract import ReportExtraction, extract_report, file_sha256
+from ingestion.lock import IngestLockTimeout, OnWait, ingest_lock, lock_path
 from ingestion.pdf_text import PdfError
 from ingestion.sections import find_sections
 from knowledge.configuration import Settings, get_settings
@@ -49,14 +50,40 @@ class IngestResult:
         return f"failed   {name}: {self.reason}"
 
 
-def write_extraction(store: Store, ex: ReportExtraction, *, existing_id: int | None = None) -> tuple[int, int, int]:
-    """One transaction: company, report, values (own year, prior-year column, restatements), chunks.
-    Returns (report id, values recorded, chunks)."""
+class ReportConflict(Exception):
+    """Another report, with other bytes, is stored for the same company-year."""
+
+
+class AlreadyIngested(Exception):
+    """The same bytes are stored already (found under the lock: another process wrote them meanwhile)."""
+
+    def __init__(self, report: dict):
+        super().__init__("already ingested (same sha256)")
+        self.report = report
+
+
+def conflict_reason(ex: ReportExtraction, stored: dict) -> str:
     ident = ex.identity
-    with store.transaction() as conn:
-        if existing_id is not None:
-            # --force: drop what the earlier run of this file contributed before writing it again.
-            store.delete_report_data(conn, existing_id)
+    return (f"{ident.code} {ident.year} 已有另一份年报 {stored['file_name']}（内容不同）；"
+            f"要用本文件替换它，请加 --force")
+
+
+def write_extraction(store: Store, ex: ReportExtraction, *, force: bool = False,
+                     on_wait: OnWait | None = None) -> tuple[int, int, int]:
+    """One transaction, under the ingest lock: what is stored is checked, then company, report, values (own
+    year, prior-year column, restatements) and chunks are written. The same bytes stored already raise
+    :class:`AlreadyIngested`, another report of the company-year :class:`ReportConflict`; with ``force``
+    either is removed first (see ``Store.remove_report``). Returns (report id, values recorded, chunks)."""
+    ident = ex.identity
+    with ingest_lock(lock_path(store), on_wait=on_wait), store.transaction() as conn:
+        same = store.report_by_sha256(ex.sha256, conn)
+        if same and same.get("status") == OK and not force:
+            raise AlreadyIngested(same)
+        others = [r for r in store.reports_for(ident.code, ident.year, conn) if r["sha256"] != ex.sha256]
+        if others and not force:
+            raise ReportConflict(conflict_reason(ex, others[0]))
+        for old in ([same] if same else []) + others:
+            store.remove_report(conn, old["id"])
         store.upsert_company(ex.company, conn)
         rid = store.add_report(conn, company_code=ident.code, year=ident.year, file_name=Path(ex.path).name,
                                sha256=ex.sha256, pages=len(ex.pages))
@@ -82,9 +109,20 @@ def index_chunks(store: Store, report_id: int, settings: Settings | None = None)
         log.warning("dense indexing of report %s failed: %s", report_id, exc)
 
 
-def ingest_file(store: Store, path: str | Path, *, force: bool = False, settings: Settings | None = None) -> IngestResult:
-    """Ingest one PDF into ``store``. A file already ingested (same sha256) is skipped unless ``force``.
-    Never raises for a bad file: the result says ``failed`` and why, and nothing is written.
+def skipped_result(path: str | Path, report: dict) -> IngestResult:
+    return IngestResult(str(path), SKIPPED, "already ingested (same sha256)", report["company_code"], report["year"],
+                        report["id"], report.get("pages") or 0)
+
+
+def ingest_file(store: Store, path: str | Path, *, force: bool = False, trust_content: bool = False,
+                settings: Settings | None = None, on_wait: OnWait | None = None) -> IngestResult:
+    """Ingest one PDF into ``store``, under the company-year its pages name (see :mod:`ingestion.identity`).
+
+    A file already ingested (same sha256) is skipped. A file whose scheme name declares another
+    company-year than its pages fails, naming both, unless ``trust_content`` (then the pages decide); a
+    file of a company-year that has another report stored fails, naming that report's file. ``force``
+    re-ingests the first and replaces the second. Never raises for a bad file: the result says ``failed``
+    and why, and nothing is written. ``on_wait`` hears when another process's ingest holds the lock.
     ``settings`` (those ``store`` belongs to) decide the dense indexing after commit; see :func:`index_chunks`."""
     path = Path(path)
     t0 = time.perf_counter()
@@ -94,24 +132,27 @@ def ingest_file(store: Store, path: str | Path, *, force: bool = False, settings
         return IngestResult(str(path), FAILED, f"cannot read file ({exc.strerror or exc})")
     existing = store.report_by_sha256(sha)
     if existing and existing.get("status") == OK and not force:
-        return IngestResult(str(path), SKIPPED, "already ingested (same sha256)", existing["company_code"],
-                            existing["year"], existing["id"], existing.get("pages") or 0)
+        return skipped_result(path, existing)
     try:
-        ex = extract_report(path, sha)
+        ex = extract_report(path, sha, trust_content=trust_content)
     except PdfError as exc:
         return IngestResult(str(path), FAILED, str(exc))
     except Exception as exc:  # an unexpected extractor bug must not stop a batch
         log.exception("extracting %s failed", path)
         return IngestResult(str(path), FAILED, f"extraction error: {type(exc).__name__}: {exc}")
-    return commit_extraction(store, ex, existing_id=existing["id"] if existing else None, started=t0, settings=settings)
+    return commit_extraction(store, ex, force=force, started=t0, settings=settings, on_wait=on_wait)
 
 
-def commit_extraction(store: Store, ex: ReportExtraction, *, existing_id: int | None = None,
-                      started: float | None = None, peak_rss_mb: float | None = None,
-                      settings: Settings | None = None) -> IngestResult:
+def commit_extraction(store: Store, ex: ReportExtraction, *, force: bool = False, started: float | None = None,
+                      peak_rss_mb: float | None = None, settings: Settings | None = None,
+                      on_wait: OnWait | None = None) -> IngestResult:
     t0 = started if started is not None else time.perf_counter()
     try:
-        rid, n_values, n_chunks = write_extraction(store, ex, existing_id=existing_id)
+        rid, n_values, n_chunks = write_extraction(store, ex, force=force, on_wait=on_wait)
+    except AlreadyIngested as exc:
+        return skipped_result(ex.path, exc.report)
+    except (ReportConflict, IngestLockTimeout) as exc:
+        return IngestResult(ex.path, FAILED, str(exc), ex.identity.code, ex.identity.year)
     except Exception as exc:
         log.exception("writing %s failed", ex.path)
         return IngestResult(ex.path, FAILED, f"database error: {type(exc).__name__}: {exc}")

@@ -45,6 +45,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import TypeDecorator
 
 from knowledge.extras import require
@@ -82,6 +83,7 @@ class ExactDecimal(TypeDecorator):
 SOURCE_RANK = {"import": 1, "report_prior_year": 2, "report": 3}
 
 WIDE_TABLE = "company_year"
+SCHEMA_ATTEMPTS = 5  # a schema step that lost a race is looked at again, this many times at most
 KEY_COLUMNS = ("company_code", "year")
 
 
@@ -189,7 +191,21 @@ class Store:
 
     # Schema ------------------------------------------------------------------------------------
     def create_schema(self) -> None:
-        """Create missing tables, and add wide-table columns for fields added to the dictionary."""
+        """Create missing tables, and add wide-table columns for fields added to the dictionary.
+
+        Idempotent under a race: two processes opening a new database at once both find a table missing
+        and both create it. The loser's "already exists" (or "duplicate column") is no error once a
+        fresh look finds everything there; the step is retried until it does."""
+        for attempt in range(SCHEMA_ATTEMPTS):
+            try:
+                self._create_missing()
+                return
+            except DBAPIError as exc:
+                if attempt == SCHEMA_ATTEMPTS - 1 or not _created_meanwhile(exc):
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+
+    def _create_missing(self) -> None:
         self.metadata.create_all(self.engine)
         existing = {c["name"] for c in inspect(self.engine).get_columns(WIDE_TABLE)}
         missing = [c for c in self.t[WIDE_TABLE].columns if c.name not in existing]
@@ -250,10 +266,18 @@ class Store:
             return None
         return Company(r["code"], r["full_name"], r["short_name"], tuple(json.loads(r["aliases"] or "[]")))
 
-    def report_by_sha256(self, sha256: str) -> dict | None:
-        with self.engine.connect() as c:
+    def report_by_sha256(self, sha256: str, conn=None) -> dict | None:
+        with self._conn(conn) as c:
             r = c.execute(select(self.t["reports"]).where(self.t["reports"].c.sha256 == sha256)).mappings().first()
         return dict(r) if r else None
+
+    def reports_for(self, company_code: str, year: int, conn=None) -> list[dict]:
+        """The stored reports of one company-year: one at most, since a second with other bytes is a
+        conflict or replaces it (a database from before that rule may hold more)."""
+        table = self.t["reports"]
+        q = select(table).where(table.c.company_code == company_code, table.c.year == int(year)).order_by(table.c.id)
+        with self._conn(conn) as c:
+            return [dict(r) for r in c.execute(q).mappings()]
 
     def has_reports(self) -> bool:
         with self.engine.connect() as c:
@@ -276,10 +300,41 @@ class Store:
         )
         return int(result.inserted_primary_key[0])
 
-    def delete_report_data(self, conn, report_id: int) -> None:
-        """Remove what one report contributed (for ``--force`` re-ingestion)."""
-        conn.execute(self.t["provenance"].delete().where(self.t["provenance"].c.report_id == report_id))
+    def remove_report(self, conn, report_id: int) -> None:
+        """Remove a report and all it contributed (``--force``, or a report replaced by another of its
+        company-year): its provenance, its chunks, its row. Each wide-table cell it had a candidate for
+        falls back to the best candidate left, by source rank, the latest of equals (as :meth:`record_values`
+        would have chosen), or is emptied; a company-year with no candidate left loses its row. A cell an
+        import set with ``overwrite`` over a report's value is then re-decided by rank."""
+        prov = self.t["provenance"]
+        touched: dict[tuple[str, int], set[str]] = {}
+        for code, year, field in conn.execute(
+            select(prov.c.company_code, prov.c.year, prov.c.field).where(prov.c.report_id == report_id).distinct()
+        ):
+            touched.setdefault((code, year), set()).add(field)
+        conn.execute(prov.delete().where(prov.c.report_id == report_id))
         conn.execute(self.t["chunks"].delete().where(self.t["chunks"].c.report_id == report_id))
+        conn.execute(self.t["reports"].delete().where(self.t["reports"].c.id == report_id))
+        for (code, year), fields in touched.items():
+            self._redecide_cells(conn, code, year, fields)
+
+    def _redecide_cells(self, conn, company_code: str, year: int, fields: set[str]) -> None:
+        prov, wide = self.t["provenance"], self.t[WIDE_TABLE]
+        here = (prov.c.company_code == company_code) & (prov.c.year == year)
+        if conn.execute(select(prov.c.id).where(here).limit(1)).first() is None:
+            conn.execute(wide.delete().where((wide.c.company_code == company_code) & (wide.c.year == year)))
+            return
+        best: dict[str, Any] = {}
+        rows = conn.execute(
+            select(prov.c.field, prov.c.value).where(here, prov.c.field.in_(sorted(fields)))
+            .order_by(_rank_case(prov.c.source), prov.c.id)  # ascending: the winner comes last
+        )
+        for field, value in rows:
+            best[field] = value
+        updates = {f: _typed(self.fields[f].unit, best[f]) if f in best else None
+                   for f in fields if f in self.fields}
+        if updates:
+            self._upsert_row(conn, company_code, year, updates)
 
     # The wide table ----------------------------------------------------------------------------
     def record_values(
@@ -507,10 +562,17 @@ def _bulk_insert(conn, table: Table, columns: Sequence[str], rows: list[tuple]) 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA busy_timeout=30000")  # first: switching a new file to WAL waits for a lock too
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+
+
+def _created_meanwhile(exc: DBAPIError) -> bool:
+    """Whether a schema statement failed because another process created the same thing first
+    (SQLite: "table … already exists", "duplicate column name"; PostgreSQL: "… already exists")."""
+    message = str(exc.orig).lower()
+    return "already exists" in message or "duplicate column" in message
 
 
 def _rank_case(source_col):

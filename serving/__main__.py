@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from ingestion.sample import ensure_sample
+from knowledge.configuration import get_settings
+from knowledge.store import store_for
+from serving.settings import ServingSettings
+
 
 def main(argv: list[str] | None = None) -> None:
-    from serving.settings import ServingSettings
-
     defaults = ServingSettings()
     parser = argparse.ArgumentParser(prog="python -m serving")
     parser.add_argument("--host", default=defaults.host)
@@ -22,18 +25,14 @@ def serve(host: str, port: int, *, log_level: str = "info", workers: int = 1) ->
     """Run the API. Several ``workers`` (processes) use several cores: the agent's work per question is
     Python under one GIL per process. Threads live in the shared checkpointer, so any worker can answer
     any turn; rate limits and /metrics are per worker."""
+    # Deferred: uvicorn is the serve extra; `nianbao serve` checks for it before calling this.
     import uvicorn
 
     from serving.server import uvicorn_options
-    from serving.settings import ServingSettings
 
     serving = ServingSettings()
     if workers > 1 and serving.agent == "agent.service":
         # Ingest the bundled sample once, here, rather than racing to do it in every worker.
-        from knowledge.configuration import get_settings
-        from ingestion.sample import ensure_sample
-        from knowledge.store import store_for
-
         settings = get_settings()
         ensure_sample(settings, store_for(settings))
     # backlog: 128 conversations may connect at once; the default 2048 of uvicorn is fine, set for clarity.

@@ -30,7 +30,13 @@ from typing import Any
 
 import httpx
 
-from serving.inprocess import free_port
+from knowledge.configuration import Settings, get_settings
+from serving.api import create_app
+from serving.inprocess import free_port, run_in_thread
+from serving.server import uvicorn_options
+from serving.settings import ServingSettings
+from serving.sse_client import SSEConnection
+from serving.vllm.launch import load
 
 QUESTIONS = ["四方科技2019年的毛利率是多少？", "那2018年呢？", "它的研发费用呢？", "这个比率是怎么算的？"]
 # About 60 tokens with the stub's tokenizer: a typical short analyst answer.
@@ -47,8 +53,6 @@ ADAPTER_REPLIES = {
 
 def deployed_stream_interval() -> int:
     """The answer server's --stream-interval in servers.toml, so the stub streams like the deployment."""
-    from serving.vllm.launch import load
-
     return int(load().get("answer", {}).get("stream_interval", 1))
 
 
@@ -140,8 +144,6 @@ def _process(args: list[str], env: dict[str, str], probe: str, name: str, pids: 
 
 def _stub_models() -> tuple[list[str], dict[str, str]]:
     """The model names the agent will ask for, and the adapters' scripted replies under those names."""
-    from knowledge.configuration import get_settings
-
     llm = get_settings().llm
     replies = {getattr(llm, f"{role}_model"): text for role, text in ADAPTER_REPLIES.items()}
     return [llm.answer_model, *replies], replies
@@ -184,12 +186,6 @@ def servers(cfg: LoadConfig, pids: dict[str, int] | None = None):
 
 @contextmanager
 def _inprocess_api(env: dict[str, str]):
-    from knowledge.configuration import Settings
-    from serving.api import create_app
-    from serving.inprocess import run_in_thread
-    from serving.server import uvicorn_options
-    from serving.settings import ServingSettings
-
     saved = dict(os.environ)
     os.environ.update(env)
     try:
@@ -247,8 +243,6 @@ async def _raw_turn(conn, conv: int, turn: int, question: str, thread_id: str, t
 
 
 async def _conversation(client, url, headers, cfg: LoadConfig, conv: int) -> list[Turn]:
-    from serving.sse_client import SSEConnection
-
     if cfg.ramp_s:
         await asyncio.sleep(cfg.ramp_s * conv / max(1, cfg.conversations))
     thread_id = f"load-{os.getpid()}-{conv}"
