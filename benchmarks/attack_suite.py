@@ -279,13 +279,16 @@ class _BadEndpoint:
         self._thread.join(timeout=5)
 
 
-def attack_endpoints(settings: Settings, questions: int = 3) -> dict[str, Any]:
-    """The slowest turn against a hung and a dripping endpoint, with the deadlines the settings give."""
-    out: dict[str, Any] = {"turn_deadline_s": getattr(settings.llm, "turn_deadline_s", None)}
+def attack_endpoints(settings: Settings, questions: int = 3, deadlines: tuple[float, float] | None = None
+                     ) -> dict[str, Any]:
+    """The slowest turn against a hung and a dripping endpoint, with the settings' deadlines or
+    ``deadlines`` = (per call, per turn) in seconds (short ones keep a test quick)."""
+    update = {"call_deadline_s": deadlines[0], "turn_deadline_s": deadlines[1]} if deadlines else {}
+    out: dict[str, Any] = {"turn_deadline_s": update.get("turn_deadline_s", settings.llm.turn_deadline_s)}
     asks = [f"{REAL}2019年的货币资金是多少元？", f"{REAL}2019年的毛利率是多少？", "简要介绍四方科技2019年的主营业务"]
     for mode in ("hang", "drip"):
         with _BadEndpoint(mode) as base_url:
-            llm = settings.llm.model_copy(update={"base_url": base_url})
+            llm = settings.llm.model_copy(update={"base_url": base_url, **update})
             on_llm = settings.model_copy(update={"llm": llm})
             slowest, crashes, deterministic = 0.0, 0, 0
             for q in asks[:questions]:
@@ -303,7 +306,7 @@ def attack_endpoints(settings: Settings, questions: int = 3) -> dict[str, Any]:
 
 # The whole suite ----------------------------------------------------------------------------------------
 def run(n_questions: int = 400, n_cli: int = 6, http: bool = True, endpoints: bool = True, seed: int = 0,
-        home: Path | None = None) -> dict[str, Any]:
+        home: Path | None = None, deadlines: tuple[float, float] | None = None) -> dict[str, Any]:
     home = home or Path(tempfile.mkdtemp(prefix="nianbao-attack-"))
     settings = Settings(home=home)
     store = store_for(settings)
@@ -318,7 +321,7 @@ def run(n_questions: int = 400, n_cli: int = 6, http: bool = True, endpoints: bo
     if http:
         report["http"] = attack_http(settings, questions)
     if endpoints:
-        report["llm_endpoints"] = attack_endpoints(settings)
+        report["llm_endpoints"] = attack_endpoints(settings, deadlines=deadlines)
     report["database_changed"] = content_digest(db) != before
     return report
 
