@@ -167,6 +167,8 @@ def understand(question: str, store, *, previous: dict | None = None, llm_intent
     # Years (before fuzzy matching, so 2019年 is not part of a name) ---------------------------------
     ym = parse_years(text)
     year_spans = ym.spans
+    if ym.refused:  # 2099年, 公元前2019年: named in the answer, never answered for another year
+        problems.append("年份超出年报范围：" + "、".join(ym.refused))
     masked = _mask(text, spans + year_spans)
 
     # Fields and formulas -----------------------------------------------------------------------
@@ -230,7 +232,7 @@ def understand(question: str, store, *, previous: dict | None = None, llm_intent
                 u.decimals = prev.get("decimals")
             if kind is None and prev.get("statistic") and prev["statistic"].get("kind") != "explain_formula":
                 kind = prev["statistic"].get("kind")
-        if not ym.years and not ym.relative and prev.get("years"):
+        if not ym.years and not ym.relative and not ym.refused and prev.get("years"):
             u.years = list(prev["years"])
             u.resolved_from_context.append("years")
     if not u.years:
@@ -266,7 +268,7 @@ def understand(question: str, store, *, previous: dict | None = None, llm_intent
     if structured:
         if not u.companies and not cross_company and not problems:
             problems.append("未识别到公司")
-        if not u.years:
+        if not u.years and not ym.refused:  # a refused year is already named
             problems.append("未识别到年份")
         if not u.fields and not u.formula:
             problems.append("未识别到要查询的字段")
