@@ -241,9 +241,11 @@ class _BadEndpoint:
         self.mode, self.drip_s = mode, drip_s
         self._loop = asyncio.new_event_loop()
         self._stop = asyncio.Event()
+        self._handlers: set[asyncio.Task] = set()
         self.port = 0
 
     async def _handle(self, reader, writer):
+        self._handlers.add(asyncio.current_task())
         try:
             await reader.readuntil(b"\r\n\r\n")
             if self.mode == "drip":
@@ -254,7 +256,7 @@ class _BadEndpoint:
                     await asyncio.sleep(self.drip_s)
             else:
                 await self._stop.wait()
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             pass
         finally:
             writer.close()
@@ -268,6 +270,9 @@ class _BadEndpoint:
             ready.set()
             async with server:
                 await self._stop.wait()
+            for task in self._handlers:  # connections still held open end with the server
+                task.cancel()
+            await asyncio.gather(*self._handlers, return_exceptions=True)
 
         self._thread = threading.Thread(target=self._loop.run_until_complete, args=(main(),), daemon=True)
         self._thread.start()

@@ -24,4 +24,4 @@ def test_the_attack_suite_finds_nothing(tmp_path):
     deadline = endpoints["turn_deadline_s"]
     for mode in ("hang", "drip"):
         assert endpoints[mode]["crashes"] == 0
-        assert endpoints[mode]["max_turn_s"] <= deadline + 2, endpoints
+        assert endpoints[mode]["max_turn_s"] <= deadline + 3, endpoints  # + the deterministic answer (a first index build)
