@@ -16,12 +16,10 @@ from pathlib import Path
 
 import pypdfium2 as pdfium
 import pytest
-import typer
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from ingestion.batch import ingest_paths
-from ingestion.cli import register
 from ingestion.pdf_text import PdfError, read_pdf_text
 from knowledge.configuration import Settings
 from knowledge.store import Store
@@ -210,12 +208,6 @@ def test_exception_mid_report_rolls_back(tmp_path, minis, monkeypatch):
 
 
 # CLI -------------------------------------------------------------------------------------------
-@pytest.fixture
-def cli():
-    app, bench = typer.Typer(), typer.Typer()
-    app.add_typer(bench, name="bench")
-    register(app, bench)
-    return app
 
 
 def test_cli_non_pdf_names_the_file_and_fails(cli, tmp_path, bad_files):

@@ -9,12 +9,10 @@ from pathlib import Path
 
 import pypdfium2 as pdfium
 import pytest
-import typer
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from ingestion.batch import ingest_paths
-from ingestion.cli import register
 from ingestion.filenames import ReportIdentity
 from ingestion.identity import IdentityMismatch, contradicts, report_identity, report_year
 from ingestion.pipeline import ingest_file
@@ -191,12 +189,6 @@ def test_one_batch_stores_one_report_per_company_year_even_with_force(tmp_path, 
 
 
 # The CLI ------------------------------------------------------------------------------------------------
-@pytest.fixture
-def cli():
-    app, bench = typer.Typer(), typer.Typer()
-    app.add_typer(bench, name="bench")
-    register(app, bench)
-    return app
 
 
 def test_cli_names_both_identities_and_trust_content_stores_by_content(cli, pdfs, tmp_path):

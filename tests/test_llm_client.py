@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import pytest
 
 pytest.importorskip("fastapi")
+
+from llm_support import run  # noqa: E402
 
 from graph import llm  # noqa: E402
 from knowledge.configuration import LLMSettings, Settings  # noqa: E402
@@ -24,16 +25,6 @@ def settings_for(stub, **llm_settings) -> Settings:
     return Settings(llm=LLMSettings(base_url=stub.base_url, **{"timeout_s": 5, "max_retries": 2, **llm_settings}))
 
 
-def run(coro):
-    """``asyncio.run`` that closes the clients the coroutine opened on its loop."""
-
-    async def closing():
-        try:
-            return await coro
-        finally:
-            await llm.aclose_clients()
-
-    return asyncio.run(closing())
 
 
 def fail_first(n: int, mode: str = "500"):

@@ -13,6 +13,7 @@ import threading
 import time
 
 import pytest
+from llm_support import run  # noqa: E402
 
 from agent.service import ask
 from graph import llm, nodes
@@ -89,16 +90,6 @@ def on(base_url: str, settings: Settings | None = None, **llm_settings) -> Setti
     return (settings or Settings()).model_copy(update={"llm": llm_config})
 
 
-def run(coro):
-    """``asyncio.run`` that closes the clients the coroutine opened on its loop."""
-
-    async def closing():
-        try:
-            return await coro
-        finally:
-            await llm.aclose_clients()
-
-    return asyncio.run(closing())
 
 
 def timed(fn):

@@ -6,13 +6,6 @@ skipped where PostgreSQL's server binaries are not installed.
 
 from __future__ import annotations
 
-import glob
-import os
-import shutil
-import subprocess
-import tempfile
-from pathlib import Path
-
 import pytest
 
 pytest.importorskip("psycopg")
@@ -21,44 +14,14 @@ pytest.importorskip("langgraph.checkpoint.postgres")
 from knowledge.configuration import Settings  # noqa: E402
 
 
-def _pg_bin(name: str) -> str | None:
-    return shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))), None)
-
-
-def _as_postgres_user(cmd: list[str]) -> list[str]:
-    # initdb refuses to run as root; the Debian package creates the `postgres` user.
-    if os.geteuid() == 0:
-        return ["runuser", "-u", "postgres", "--", *cmd]
-    return cmd
-
-
 @pytest.fixture(scope="module")
-def postgres():
-    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-    if not initdb or not pg_ctl:
-        pytest.skip("PostgreSQL server binaries not installed")
-    # Not under pytest's tmp dir: that is private to root, and the server runs as `postgres`.
-    root = Path(tempfile.mkdtemp(prefix="nianbao-pg-"))
-    data, sock = root / "data", root / "sock"
-    sock.mkdir()
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres")
-        shutil.chown(sock, "postgres")
-    subprocess.run(_as_postgres_user([initdb, "-D", str(data), "-U", "postgres", "-A", "trust"]),
-                   check=True, capture_output=True)
-    port = "55433"
-    subprocess.run(_as_postgres_user([pg_ctl, "-D", str(data), "-w", "-l", str(root / "log"),
-                                      "-o", f"-p {port} -k {sock} -c listen_addresses=''", "start"]),
-                   check=True, capture_output=True)
-    try:
-        import psycopg
+def postgres(postgres_cluster):
+    """A database of its own in the session's cluster, as a SQLAlchemy URL."""
+    import psycopg
 
-        with psycopg.connect(f"postgresql://postgres@/postgres?host={sock}&port={port}", autocommit=True) as conn:
-            conn.execute("CREATE DATABASE nianbao")
-        yield f"postgresql+psycopg://postgres@/nianbao?host={sock}&port={port}"
-    finally:
-        subprocess.run(_as_postgres_user([pg_ctl, "-D", str(data), "-m", "immediate", "stop"]), capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+    with psycopg.connect(postgres_cluster, autocommit=True) as conn:
+        conn.execute("CREATE DATABASE nianbao")
+    yield postgres_cluster.replace("postgresql://", "postgresql+psycopg://").replace("/postgres?", "/nianbao?")
 
 
 def test_store_and_threads_in_postgres(postgres, tmp_path, sample_pdf):

@@ -11,8 +11,8 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from serving.api import create_app  # noqa: E402
-from serving.testing.fake_agent import FakeAgent  # noqa: E402
 from serving.settings import ServingSettings  # noqa: E402
+from serving.testing.fake_agent import FakeAgent  # noqa: E402
 
 RESULT_KEYS = {"answer", "intent", "company", "years", "fields", "sql", "values", "formula", "citations", "mode", "latency_ms"}
 

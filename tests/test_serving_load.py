@@ -73,10 +73,10 @@ def test_errors_are_counted_and_sampled_and_the_table_renders():
 
 def test_sse_client_reads_a_streamed_turn_over_keep_alive(settings):
     from serving.api import create_app
-    from serving.testing.fake_agent import FakeAgent
     from serving.inprocess import run_in_thread
     from serving.settings import ServingSettings
     from serving.sse_client import SSEConnection
+    from serving.testing.fake_agent import FakeAgent
 
     agent = FakeAgent()
     app = create_app(settings, ask_stream=agent.ask_stream, serving=ServingSettings(api_keys=["k"]))

@@ -188,41 +188,10 @@ def test_good_thread_ids_reach_the_agent_and_the_header(settings):
 
 # The owners where the checkpoints are in PostgreSQL ------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def postgres_url():
-    """A throw-away cluster (as tests/test_postgres.py starts one); skipped without the server binaries."""
-    import glob
-    import os
-    import shutil
-    import subprocess
-    import tempfile
-    from pathlib import Path
-
-    pytest.importorskip("psycopg")
+@pytest.fixture
+def postgres_url(postgres_cluster):
     pytest.importorskip("psycopg_pool")
-    find = lambda name: shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))), None)  # noqa: E731
-    initdb, pg_ctl = find("initdb"), find("pg_ctl")
-    if not initdb or not pg_ctl:
-        pytest.skip("PostgreSQL server binaries not installed")
-    as_postgres = (lambda cmd: ["runuser", "-u", "postgres", "--", *cmd]) if os.geteuid() == 0 else (lambda cmd: cmd)
-    root = Path(tempfile.mkdtemp(prefix="nianbao-pg-owners-"))
-    data, sock = root / "data", root / "sock"
-    sock.mkdir()
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres")
-        shutil.chown(sock, "postgres")
-    subprocess.run(as_postgres([initdb, "-D", str(data), "-U", "postgres", "-A", "trust"]), check=True,
-                   capture_output=True)
-    port = "55434"
-    subprocess.run(as_postgres([pg_ctl, "-D", str(data), "-w", "-l", str(root / "log"),
-                                "-o", f"-p {port} -k {sock} -c listen_addresses=''", "start"]),
-                   check=True, capture_output=True)
-    try:
-        yield f"postgresql://postgres@/postgres?host={sock}&port={port}"
-    finally:
-        subprocess.run(as_postgres([pg_ctl, "-D", str(data), "-m", "immediate", "stop"]), check=False,
-                       capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+    return postgres_cluster
 
 
 def test_thread_owners_in_postgres(postgres_url, tmp_path):

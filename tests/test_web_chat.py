@@ -12,9 +12,9 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 pytest.importorskip("fastapi")
 
 from serving.api import create_app  # noqa: E402
-from serving.testing.fake_agent import FakeAgent  # noqa: E402
 from serving.inprocess import run_in_thread  # noqa: E402
 from serving.settings import ServingSettings  # noqa: E402
+from serving.testing.fake_agent import FakeAgent  # noqa: E402
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
