@@ -17,7 +17,7 @@ from knowledge.fields import field_dictionary
 from knowledge.formulas import get_formula
 from understanding import intent as intent_rules
 from understanding.entities import company_index, normalize
-from understanding.mentions import find_mentions
+from understanding.mentions import Specific, find_mentions, plainly_named, qualified_follow_up, specific_quantities
 from understanding.years import parse_years, resolve_years
 
 _CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
@@ -121,10 +121,15 @@ _LEAD = re.compile(r"^(?:那么|那|它的|它|其|该公司的|该公司|这家
 _TAIL = re.compile(r"(?:的)?(?:呢|吗|怎么样|如何|是多少|多少)?[?？。!！]*$")
 
 
+def _follow_up_words(text: str) -> str:
+    """「那筹资活动的呢？」 → 筹资活动: what a follow-up says beyond 那 … 呢."""
+    return _TAIL.sub("", _LEAD.sub("", text.replace("\u3000", "")))
+
+
 def analogous_field(previous_fields: list[str], text: str) -> str | None:
     """「筹资活动的呢？」 after 投资活动产生的现金流量净额: the words replace the head of the previous
     field, and the result must be a field of the dictionary."""
-    words = _TAIL.sub("", _LEAD.sub("", text.replace("\u3000", "")))
+    words = _follow_up_words(text)
     if not 2 <= len(words) <= 8:
         return None
     fd = field_dictionary()
@@ -143,6 +148,24 @@ def _mask(text: str, spans: list[tuple[int, int]]) -> str:
         for i in range(max(0, s), min(len(chars), e)):
             chars[i] = "\u3000"  # a character no dictionary form contains
     return "".join(chars)
+
+
+def _answer_what_is_named(u: Understanding, found: list, specific: list[Specific], problems: list[str]) -> None:
+    """「扣非营业利润」 is not 营业利润 and 「营收同比增长」 is not the revenue: a qualified mention is
+    answered by its growth formula, or refused naming the words, never with the field it contains."""
+    keep = plainly_named(found, specific)
+    for s in specific:
+        for m in s.covers:
+            if m.kind == "formula" and u.formula == m.name:
+                u.formula = None
+            elif m.name in u.fields and m.name not in keep:
+                u.fields.remove(m.name)
+        if s.formula and not u.formula:
+            u.formula, u.field_mentions[s.formula] = s.formula, s.words
+            if u.intent in intent_rules.LOOKUP_INTENTS and u.intent_source == "rules":
+                u.intent = "计算题"  # the rules saw a level; it is the formula's growth rate
+        else:
+            problems.append(f"未识别到要查询的字段：{s.words}")
 
 
 def understand(question: str, store, *, previous: dict | None = None, llm_intent: str | None = None) -> Understanding:
@@ -174,7 +197,10 @@ def understand(question: str, store, *, previous: dict | None = None, llm_intent
     # Fields and formulas -----------------------------------------------------------------------
     fd = field_dictionary()
     formula = None
-    for mention in find_mentions(masked):
+    # The qualifiers next to a mention are read with the years as written (较上年增长); a follow-up may
+    # rewrite the words that name the fields (「扣非的呢？」).
+    found, named = find_mentions(masked), _mask(text, spans)
+    for mention in found:
         if mention.kind == "formula":
             formula = formula or mention.name
             u.field_mentions.setdefault(mention.name, mention.text)
@@ -223,6 +249,15 @@ def understand(question: str, store, *, previous: dict | None = None, llm_intent
             if analogous := analogous_field(prev["fields"], cue_text):
                 u.fields = [analogous]
                 u.field_mentions[analogous] = analogous
+        if not u.fields and not u.formula and (prev.get("fields") or prev.get("formula")) and not explain:
+            asked_before = [*(prev.get("fields") or []), *([prev["formula"]] if prev.get("formula") else [])]
+            said = [(prev.get("field_mentions") or {}).get(x, x) for x in asked_before]
+            if asked := qualified_follow_up(_follow_up_words(cue_text), said):
+                named, found = asked, find_mentions(asked)  # 「扣非的呢？」 after 净利润 asks 扣非净利润
+                u.fields = list(dict.fromkeys(m.name for m in found if m.kind == "field"))
+                u.formula = next((m.name for m in found if m.kind == "formula"), None)
+                u.field_mentions.update({m.name: m.text for m in found})
+                u.resolved_from_context.append("fields")
         if not u.fields and not u.formula and (prev.get("fields") or prev.get("formula")):
             u.fields = list(prev.get("fields") or [])
             u.formula = prev.get("formula")
@@ -262,6 +297,9 @@ def understand(question: str, store, *, previous: dict | None = None, llm_intent
 
     # What is missing ---------------------------------------------------------------------------
     structured = u.intent in intent_rules.LOOKUP_INTENTS + ("计算题", "统计题")
+    if structured:  # a number will be answered: never that of a nearer, less specific field
+        comparing = (u.statistic or {}).get("kind") == "compare_years"
+        _answer_what_is_named(u, found, specific_quantities(named, found, growth=not comparing), problems)
     cross_company = (u.statistic or {}).get("kind") in ("rank", "count")
     if u.intent == "其他" and (u.years or text.endswith(("呢", "呢?", "呢？"))) and not problems:
         problems.append("未识别到公司和要查询的内容（没有可承接的上文）")  # 「那2018年呢？」 opening a thread
@@ -270,7 +308,7 @@ def understand(question: str, store, *, previous: dict | None = None, llm_intent
             problems.append("未识别到公司")
         if not u.years and not ym.refused:  # a refused year is already named
             problems.append("未识别到年份")
-        if not u.fields and not u.formula:
+        if not u.fields and not u.formula and not any(p.startswith("未识别到要查询的字段") for p in problems):
             problems.append("未识别到要查询的字段")
     u.problems = problems
     u.resolved_from_context = list(dict.fromkeys(u.resolved_from_context))
