@@ -12,7 +12,10 @@ import logging
 
 from sqlalchemy import select
 
-from tools.retrieval import bm25, dense, rerank, vector_store
+import tools.retrieval.bm25 as bm25
+import tools.retrieval.dense as dense
+import tools.retrieval.rerank as rerank
+import tools.retrieval.vector_store as vector_store
 from tools.retrieval.fusion import reciprocal_rank_fusion
 from tools.retrieval.passage import Passage
 from tools.retrieval.query import query_tokens
