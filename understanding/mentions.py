@@ -79,15 +79,24 @@ class Specific:
     formula: str | None = None  # the growth formula that answers it, when formulas.toml has one
 
 
-def _longest_first(words: list[str]) -> list[str]:
-    return sorted(words, key=len, reverse=True)
+@lru_cache(maxsize=1)
+def _words_before() -> tuple[str, ...]:
+    """The qualifiers written before a quantity, longest first (so 扣除非经常性损益后 wins over 扣除)."""
+    return tuple(sorted(intent_rules()["qualifiers"]["before"], key=len, reverse=True))
+
+
+@lru_cache(maxsize=4)
+def _words_after(lists: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """(word, list name) of the qualifier lists written after a quantity, longest word first."""
+    q = intent_rules()["qualifiers"]
+    return tuple(sorted(((w, n) for n in lists for w in q[n]), key=lambda wn: -len(wn[0])))
 
 
 def _before(text: str, m: Mention) -> int | None:
     """Where a qualifier written before ``m`` starts (扣非营业利润, 母公司的营业收入), or None. The
     longest match may have taken the qualifier's last characters: 母|公司研发人员数量 is 母公司 +
     研发人员数量 when the rest of the mention still names the same field."""
-    words = _longest_first(intent_rules()["qualifiers"]["before"])
+    words = _words_before()
     for k in range(len(m.text)):
         if k and (m.kind != "field" or _field_of(m.text[k:]) != m.name):
             continue
@@ -107,8 +116,7 @@ def _field_of(words: str) -> str | None:
 def _after(text: str, m: Mention, lists: tuple[str, ...]) -> tuple[str, int] | None:
     """The list a word written right after ``m`` is in (营收同比增长, 毛利率的变化), and where it ends."""
     start = m.end + (text[m.end:].startswith(_FILLER))
-    q = intent_rules()["qualifiers"]
-    for word, name in sorted(((w, n) for n in lists for w in q[n]), key=lambda wn: -len(wn[0])):
+    for word, name in _words_after(lists):
         if text.startswith(word, start):
             return name, start + len(word)
     return None
