@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+from knowledge.configuration import get_settings
+
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:
     @app.command("eval")
@@ -21,7 +23,6 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         """Answer every question of a gold file and print the challenge-style scores."""
         # Deferred: the evaluator loads the whole agent; registering the command must not.
         from agent.evaluation import default_answerer, evaluate, format_report, load_jsonl
-        from knowledge.configuration import get_settings
         from knowledge.store import Store
 
         settings = get_settings()

@@ -17,6 +17,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from knowledge.configuration import get_settings
 from knowledge.extras import require
 
 out = Console()
@@ -41,7 +42,6 @@ def ingest(
     report's pages; the file name is a hint checked against them."""
     # Deferred: loaded only when this command runs, so `nianbao` starts without it.
     from ingestion.batch import collect_pdfs, ingest_paths
-    from knowledge.configuration import get_settings
 
     if get_settings().retrieval.embedding_model_dir:  # the chunks go into the dense index too
         require("models", "dense indexing (retrieval.embedding_model_dir)")
@@ -80,10 +80,7 @@ def import_table(
 ) -> None:
     """Import pre-extracted wide tables (the community workbooks, or CSV with a column map)."""
     # Deferred: loaded only when this command runs, so `nianbao` starts without it.
-    from ingestion.import_table import (
-        import_tables,  # lazily: its readers are not needed elsewhere
-    )
-    from knowledge.configuration import get_settings
+    from ingestion.import_table import import_tables
     from knowledge.store import Store
 
     missing = [str(f) for f in files if not f.is_file()]
