@@ -48,18 +48,46 @@ def format_value(value: Any, unit: str | None) -> str:
     return text + templates()["units"].get(unit or "text", "")
 
 
+def in_requested_unit(value: Any, unit: str | None, requested: str | None, decimals: int | None = None) -> str | None:
+    """「多少亿」: the money figure in that unit, the exact one beside it (1466.95亿元（146695000000元）)."""
+    scale = templates()["requested_units"].get(requested or "")
+    if unit != "money" or scale is None:
+        return None
+    try:
+        number = Decimal(str(value))
+    except ArithmeticError:
+        return None
+    places = Decimal(1).scaleb(-(2 if decimals is None else decimals))
+    scaled = (number / Decimal(scale)).quantize(places)
+    return templates()["notes"]["unit_requested"].format(value=format(scaled, "f"), unit=requested,
+                                                         exact=format_value(value, unit))
+
+
 def render(u, result: ToolResult) -> str:
     t = templates()
     if result.text and result.kind in ("glossary", "passages", "refusal"):
-        return result.text
+        return result.text + (year_note(u) if result.kind != "glossary" else "")
     if result.kind == "refusal" or not result.values and not result.formula:
-        return refusal(u, result)
+        return refusal(u, result) + year_note(u)
     if result.kind == "glossary" and result.formula:
         return _explain(u, result)
+    requested = getattr(u, "unit_request", None)
+    if requested:
+        for v in result.values:
+            if isinstance(v, dict) and "display" not in v:
+                shown = in_requested_unit(v.get("value"), v.get("unit"), requested, getattr(u, "decimals", None))
+                if shown:
+                    v["display"] = shown
     text = _figures(u, result)
     if result.missing:
         text += t["refusal"]["partial"].format(what="、".join(result.missing))
-    return text
+    return text + year_note(u)
+
+
+def year_note(u) -> str:
+    """What an answer adds when the question named no year and the latest held one was taken."""
+    year = getattr(u, "year_assumed", None)
+    return templates()["notes"]["year_assumed"].format(year=year) if year else ""
 
 
 def _figures(u, result: ToolResult) -> str:

@@ -13,6 +13,7 @@ from knowledge.store import Store
 from tools import formula as formula_tool
 from tools import sql
 from tools.results import ToolResult
+from understanding.entities import is_code_or_latin
 from understanding.question import Understanding
 
 TEMPLATE_STATISTICS = ("rank", "count")
@@ -20,8 +21,10 @@ COMPARISONS = ("compare_years", "compare_companies")
 
 
 def company_labels(u: Understanding) -> dict[str, str]:
-    """How the question named each company (「生物股份」 stays 生物股份 in the answer)."""
-    return {c.code: c.mention or c.short_name or c.name for c in u.companies}
+    """How the question named each company (「生物股份」 stays 生物股份 in the answer); a code or an
+    English name is answered with the short name."""
+    return {c.code: (c.mention if not is_code_or_latin(c.mention) else None) or c.short_name or c.name
+            for c in u.companies}
 
 
 def _refusal(u: Understanding, default: str) -> ToolResult:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,8 @@ from ingestion.statement_text import text_tables
 from ingestion.statements import StatementResult, parse_statement
 from ingestion.tables import extract_tables
 from knowledge.store import Company, Value
+from understanding.entities import core_forms
+from understanding.romanized import latin_aliases
 
 
 @dataclass
@@ -35,9 +38,27 @@ class ReportExtraction:
 
     @property
     def company(self) -> Company:
+        """The registry entry: names and codes as printed — an A+B-share company's every short name and
+        code (「苏常柴 A、苏常柴 B」, 「000570、200570」) — and its Latin-letter names."""
         ident = self.identity
-        aliases = tuple(a for a in (ident.short_name,) if a)
-        return Company(ident.code, ident.full_name or ident.short_name or ident.code, ident.short_name, aliases)
+        printed = {v.field: str(v.value) for v in self.current if v.field in ("公司简称", "证券代码", "外文名称")}
+        short_names = share_classes(ident.short_name) + share_classes(printed.get("公司简称"))
+        short_name = short_names[0] if short_names else None
+        codes = [c for c in share_classes(printed.get("证券代码")) if re.fullmatch(r"\d{6}", c) and c != ident.code]
+        full_name = ident.full_name or short_name or ident.code
+        cores = core_forms(Company(ident.code, full_name, short_name))
+        latin = latin_aliases([*short_names, *cores], printed.get("外文名称"))
+        aliases = tuple(dict.fromkeys([*short_names, *codes, *latin]))
+        return Company(ident.code, full_name, short_name, aliases)
+
+
+def share_classes(cell: str | None) -> list[str]:
+    """「苏常柴 A、苏常柴 B」 → [苏常柴A, 苏常柴B, 苏常柴]: each share class's name (or code), then the name
+    they share."""
+    parts = [re.sub(r"\s+", "", p) for p in re.split(r"[、,，;；/]", cell or "")]
+    parts = [p for p in parts if p]
+    bases = [m.group(1) for p in parts if len(parts) > 1 and (m := re.fullmatch(r"(.+?)[AB]股?", p))]
+    return list(dict.fromkeys(parts + bases))
 
 
 def file_sha256(path: str | Path) -> str:

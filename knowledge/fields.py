@@ -7,6 +7,7 @@ ingestion, import, entity linking and NL2SQL alike.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
 import unicodedata
@@ -128,7 +129,20 @@ def load_field_dictionary(path: Path | None = None) -> FieldDictionary:
                 desc=entry.get("desc", ""),
                 sum_of=tuple(entry.get("sum_of", ())),
             )
+    if path is None:  # the shipped dictionary also knows the English question forms
+        for name, forms in english_forms()["fields"].items():
+            if name not in fields:
+                raise ValueError(f"english.toml names {name!r}, which is not in the field dictionary")
+            f = fields[name]
+            fields[name] = dataclasses.replace(f, synonyms=f.synonyms + tuple(forms))
     return FieldDictionary(fields)
+
+
+@lru_cache(maxsize=1)
+def english_forms() -> dict:
+    """knowledge/english.toml: English question forms of fields and formulas, and the English words of
+    company names' generic tails."""
+    return tomllib.loads((KNOWLEDGE_DIR / "english.toml").read_text(encoding="utf-8"))
 
 
 @lru_cache(maxsize=1)

@@ -19,7 +19,7 @@ from decimal import (
 )
 from functools import lru_cache
 
-from knowledge.fields import KNOWLEDGE_DIR, field_dictionary
+from knowledge.fields import KNOWLEDGE_DIR, english_forms, field_dictionary
 
 PRIOR = "上年"
 OUTPUTS = ("percent", "ratio", "money")
@@ -77,12 +77,13 @@ def _inputs(f: FormulaDef) -> list[Input]:
 def formula_table() -> dict[str, FormulaDef]:
     data = tomllib.loads((KNOWLEDGE_DIR / "formulas.toml").read_text(encoding="utf-8"))
     table: dict[str, FormulaDef] = {}
+    english = english_forms()["formulas"]
     for entry in data["formula"]:
         f = FormulaDef(
             name=entry["name"],
             expression=entry["expression"].replace(" ", ""),
             output=entry["output"],
-            synonyms=tuple(entry.get("synonyms", ())),
+            synonyms=tuple(entry.get("synonyms", ())) + tuple(english.get(entry["name"], ())),
             inputs_map=dict(entry.get("inputs", {})),
             decimals=int(entry.get("decimals", 2)),
             lookup=bool(entry.get("lookup", False)),

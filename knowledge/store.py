@@ -468,6 +468,15 @@ class Store:
         with self.engine.connect() as c:
             return [y for (y,) in c.execute(select(wide.c.year).where(wide.c.company_code == company_code).order_by(wide.c.year))]
 
+    def latest_year(self, company_code: str | None = None) -> int | None:
+        """The latest year the wide table holds: of one company, or of any."""
+        wide = self.t[WIDE_TABLE]
+        q = select(func.max(wide.c.year))
+        if company_code is not None:
+            q = q.where(wide.c.company_code == company_code)
+        with self.engine.connect() as c:
+            return c.execute(q).scalar()
+
     def provenance(self, company_code: str, year: int, fields: Sequence[str] | None = None) -> list[dict]:
         """Every candidate value for the company-year, best source first; joined with its report.
 

@@ -373,7 +373,10 @@ def typed(store: Store, field: str, value: Any):
 
 
 def exact(value: Any) -> Any:
-    return format(value, "f") if isinstance(value, Decimal) else value
+    """A Decimal as its exact text; a whole number without the ``.0`` that 百万元 × 10⁶ leaves."""
+    if not isinstance(value, Decimal):
+        return value
+    return format(value.quantize(Decimal(1)) if value == value.to_integral_value() else value, "f")
 
 
 @lru_cache(maxsize=4096)

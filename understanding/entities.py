@@ -46,6 +46,27 @@ def normalize(text: str) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text or ""))
 
 
+# 600201.SH, SH600201, sz.000001, 000001.SZ: the exchange tag around a six-digit code says nothing the
+# code does not; dropped, the code is a surface form like any other.
+_TAGGED_CODE = re.compile(r"(?<![0-9A-Za-z])(?:(?:SH|SZ|SS|BJ)[.:：]?\s*)?(\d{6})(?:\s*\.\s*(?:SH|SZ|SS|BJ))?(?![0-9A-Za-z])",
+                          re.IGNORECASE)
+# 「603339 2019 营收」: once whitespace is gone the code and the year would read as one number.
+_SPACED_NUMBERS = re.compile(r"(?<=\d)\s+(?=\d)")
+
+
+def canonical_question(question: str) -> str:
+    """The question as the dictionaries read it: NFKC, exchange tags dropped, numbers that only
+    whitespace separated kept apart (by 、), then no whitespace."""
+    text = unicodedata.normalize("NFKC", question or "")
+    text = _TAGGED_CODE.sub(lambda m: m.group(1), text)
+    return normalize(_SPACED_NUMBERS.sub("、", text))
+
+
+def is_code_or_latin(mention: str | None) -> bool:
+    """A mention an answer should not echo (「6002012020年」): a stock code or a romanised name."""
+    return bool(mention) and mention.isascii()
+
+
 def squeeze(text: str, drop: str) -> tuple[str, list[int]]:
     """``text`` without the characters in ``drop``, and for each kept character its original index —
     matching on the squeezed text tolerates 的 or brackets the dictionary spells differently."""
@@ -54,6 +75,17 @@ def squeeze(text: str, drop: str) -> tuple[str, list[int]]:
 
 
 BRACKETS = "()[]【】"
+
+
+# Latin letters are matched without case (Sifang, SIFANG); the fold keeps every index in place.
+_ASCII_FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+# Latin aliases (understanding.romanized) are letters only: BIO-TECHNOLOGY, Technology's and Co. & Ltd are
+# matched without these. (Commas and dots stay: dropping them would join 123,456 into a stock code.)
+_LATIN_PUNCTUATION = "'’&-"
+
+
+def fold(text: str) -> str:
+    return text.translate(_ASCII_FOLD)
 
 
 def surface_forms(company: Company) -> set[str]:
@@ -74,7 +106,7 @@ def surface_forms(company: Company) -> set[str]:
                     break
     forms.add(company.code)
     # Registries write 福建龙溪轴承集团股份有限公司 where questions write 福建龙溪轴承(集团)…: match bracket-free.
-    return {squeeze(f, BRACKETS)[0] for f in forms if len(f) >= 2}
+    return {fold(squeeze(f, BRACKETS + _LATIN_PUNCTUATION)[0]) for f in forms if len(f) >= 2}
 
 
 def core_forms(company: Company) -> set[str]:
@@ -138,7 +170,7 @@ class CompanyIndex:
         text = normalize(text)
         if not self.by_form:
             return []
-        squeezed, where = squeeze(text, BRACKETS)
+        squeezed, where = squeeze(fold(text), BRACKETS + _LATIN_PUNCTUATION)
         hits = []
         for end, (form, codes) in self.automaton.iter(squeezed):
             start = end - len(form) + 1

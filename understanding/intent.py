@@ -34,6 +34,13 @@ def has_cue(text: str, name: str) -> bool:
     return any(c in text for c in cues(name))
 
 
+def unwrapped(text: str) -> str:
+    """``text`` without the words that only wrap a lookup (「请告诉我…的具体情况」)."""
+    for word in sorted(cues("wrapper"), key=len, reverse=True):
+        text = text.replace(word, "\u3000")
+    return text
+
+
 def lookup_intent(fields: list[str]) -> str:
     """基本信息 / 员工信息 / 财务报表 from the statements of the fields asked (the first decides)."""
     rules = intent_rules()["lookup_by_statement"]
@@ -71,7 +78,7 @@ def classify_rules(text: str, *, has_company: bool, fields: list[str], formula: 
             return lookup_intent(fields) if fields else "财务报表"
         return "计算题"
     if fields and (has_company or has_year):
-        if has_cue(text, "lookup") or not has_cue(text, "open"):
+        if has_cue(text, "lookup") or not has_cue(unwrapped(text), "open"):
             return lookup_intent(fields)
         return "开放性问题"
     if has_company:

@@ -37,7 +37,7 @@ def _automaton():
     fields = field_dictionary()
     forms: dict[str, tuple[str, str]] = {}
     for form, name in fields.surface_forms().items():
-        form = squeeze(form, _FILLER)[0]
+        form = squeeze(form.upper(), _FILLER)[0]  # the question is matched upper-cased (EPS, net profit)
         if len(form) >= 2:
             forms.setdefault(form, ("field", name))
     # Formulas override a field form of the same spelling (毛利率 is computed, not a column).

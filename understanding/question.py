@@ -8,15 +8,15 @@ asked only when an LLM endpoint is configured. ``previous`` is the prior turn's 
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from knowledge.fields import field_dictionary
 from knowledge.formulas import get_formula
 from understanding import intent as intent_rules
-from understanding.entities import company_index, normalize
+from understanding.entities import canonical_question, company_index
 from understanding.mentions import Specific, find_mentions, plainly_named, qualified_follow_up, specific_quantities
 from understanding.years import parse_years, resolve_years
 
@@ -54,6 +54,9 @@ class Understanding:
     problems: list[str] = field(default_factory=list)
     resolved_from_context: list[str] = field(default_factory=list)
     intent_source: str = "rules"  # rules | llm
+    # No year was written: the latest year the store holds was taken (the answer says so).
+    year_assumed: int | None = None
+    unit_request: str | None = None  # 「多少亿」: 亿元
 
     def to_context(self) -> dict[str, Any]:
         """JSON-serialisable thread memory for the next turn."""
@@ -78,6 +81,21 @@ def _cn_int(text: str) -> int | None:
         a, _, b = text.partition("十")
         return _CN_DIGITS.get(a, 1) * 10 + (_CN_DIGITS.get(b, 0) if b else 0)
     return _CN_DIGITS.get(text)
+
+
+@lru_cache(maxsize=1)
+def _unit_request_pattern() -> tuple[re.Pattern, dict[str, str]]:
+    spec = intent_rules.intent_rules()["unit_requests"]
+    asking = "|".join(sorted(map(re.escape, spec["asking"]), key=len, reverse=True))
+    units = "|".join(sorted(map(re.escape, spec["units"]), key=len, reverse=True))
+    return re.compile(rf"(?:{asking})\s*({units})元?"), spec["units"]
+
+
+def parse_unit_request(text: str) -> str | None:
+    """「营业收入多少亿」 → 亿元: the money unit the answer should use, if the question asks for one."""
+    pattern, units = _unit_request_pattern()
+    m = pattern.search(text)
+    return units[m.group(1)] if m else None
 
 
 def parse_decimals(text: str) -> int | None:
@@ -150,6 +168,17 @@ def _mask(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(chars)
 
 
+def _own_topic(masked: str, found: list, spans: list[tuple[int, int]]) -> bool:
+    """Whether the question says something beyond names, years, fields and follow-up words (「简要介绍…的
+    社会责任工作情况」): a topic of its own, so the previous turn's fields do not carry over."""
+    text = _mask(masked, [(m.start, m.end) for m in found] + spans)
+    text = _DECIMALS.sub("", text)
+    text = _unit_request_pattern()[0].sub("", text)
+    for word in sorted(intent_rules.intent_rules()["follow_up"]["filler"], key=len, reverse=True):
+        text = text.replace(word, "")
+    return len(re.findall(r"[\u4e00-\u9fff]", text)) >= 2
+
+
 def _answer_what_is_named(u: Understanding, found: list, specific: list[Specific], problems: list[str]) -> None:
     """「扣非营业利润」 is not 营业利润 and 「营收同比增长」 is not the revenue: a qualified mention is
     answered by its growth formula, or refused naming the words, never with the field it contains."""
@@ -168,10 +197,20 @@ def _answer_what_is_named(u: Understanding, found: list, specific: list[Specific
             problems.append(f"未识别到要查询的字段：{s.words}")
 
 
+def _latest_year_held(store, u: Understanding, kind: str | None) -> int | None:
+    """The year a question without one means: the latest its companies all have (a ranking: of any)."""
+    if u.companies:
+        latest = [store.latest_year(c.code) for c in u.companies]
+        return min(latest) if all(y is not None for y in latest) else None
+    if kind in ("rank", "count") and (u.fields or u.formula):
+        return store.latest_year()
+    return None
+
+
 def understand(question: str, store, *, previous: dict | None = None, llm_intent: str | None = None) -> Understanding:
     """What ``question`` asks, with follow-ups resolved against ``previous`` (the thread's last
     understanding). ``llm_intent``, the intent adapter's label for this question, overrides the rules."""
-    text = normalize(unicodedata.normalize("NFKC", question or ""))
+    text = canonical_question(question)
     u = Understanding(question=question, intent="其他")
     problems: list[str] = []
 
@@ -201,14 +240,17 @@ def understand(question: str, store, *, previous: dict | None = None, llm_intent
     # rewrite the words that name the fields (「扣非的呢？」).
     found, named = find_mentions(masked), _mask(text, spans)
     for mention in found:
+        # Answers echo the user's words (营收), but in Chinese: "net profit" is answered as 净利润.
+        said = mention.name if mention.text.isascii() else mention.text
         if mention.kind == "formula":
             formula = formula or mention.name
-            u.field_mentions.setdefault(mention.name, mention.text)
+            u.field_mentions.setdefault(mention.name, said)
         elif mention.name not in u.fields:
             u.fields.append(mention.name)
-            u.field_mentions[mention.name] = mention.text
+            u.field_mentions[mention.name] = said
     u.formula = formula
     u.decimals = parse_decimals(text)
+    u.unit_request = parse_unit_request(text)
     cue_text = masked
     kind = intent_rules.statistic_kind(cue_text)
 
@@ -258,7 +300,8 @@ def understand(question: str, store, *, previous: dict | None = None, llm_intent
                 u.formula = next((m.name for m in found if m.kind == "formula"), None)
                 u.field_mentions.update({m.name: m.text for m in found})
                 u.resolved_from_context.append("fields")
-        if not u.fields and not u.formula and (prev.get("fields") or prev.get("formula")):
+        if not u.fields and not u.formula and (prev.get("fields") or prev.get("formula")) \
+                and not _own_topic(masked, found, []):
             u.fields = list(prev.get("fields") or [])
             u.formula = prev.get("formula")
             u.field_mentions = dict(prev.get("field_mentions") or {})
@@ -273,6 +316,10 @@ def understand(question: str, store, *, previous: dict | None = None, llm_intent
     if not u.years:
         anchor = max(prev["years"]) if prev and prev.get("years") else None
         u.years = resolve_years(ym, default=anchor)
+    if not u.years and not ym.refused and (latest := _latest_year_held(store, u, kind)) is not None:
+        # 「四方科技的董秘是谁」: people mean the latest report; 上年 then counts from it.
+        u.years = resolve_years(ym, default=latest) if ym.relative else [latest]
+        u.year_assumed = latest
 
     # Statistic ---------------------------------------------------------------------------------
     u.statistic = parse_statistic(cue_text, kind) if kind != "compare_companies" else {"kind": kind}

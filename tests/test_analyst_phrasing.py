@@ -1,0 +1,153 @@
+"""How analysts name things: stock codes with exchange tags, English and pinyin names, no year, units
+they ask for, wrapper words, and threads where a complete new question starts afresh."""
+
+from decimal import Decimal
+
+import pytest
+
+from graph.answers import in_requested_unit, render
+from graph.tool_calls import company_labels
+from ingestion.extract import share_classes
+from knowledge.store import Company, Store, Value
+from tools.results import ToolResult
+from understanding.entities import canonical_question
+from understanding.question import parse_unit_request, understand
+from understanding.romanized import english_name_forms, latin_aliases, pinyin_forms
+
+
+def _registry(tmp_path, *, years=True) -> Store:
+    store = Store(f"sqlite:///{tmp_path / 'r.sqlite'}")
+    companies = [
+        Company("603339", "四方科技集团股份有限公司", "四方科技",
+                latin_aliases(["四方科技"], "SQUARE TECHNOLOGY GROUP CO.,LTD")),
+        Company("600201", "金宇生物技术股份有限公司", "生物股份",
+                latin_aliases(["生物股份", "金宇生物"], "JINYU BIO-TECHNOLOGY CO., LTD.")),
+        Company("000001", "平安银行股份有限公司", "平安银行", latin_aliases(["平安银行"], "Ping An Bank Co., Ltd.")),
+        Company("000570", "常柴股份有限公司", "苏常柴A", ("苏常柴A", "苏常柴B", "苏常柴", "200570")),
+    ]
+    for c in companies:
+        store.upsert_company(c)
+    if years:
+        with store.transaction() as conn:
+            for code, year in (("603339", 2018), ("603339", 2019), ("600201", 2020), ("000001", 2023),
+                               ("000001", 2024)):
+                store.record_values(conn, code, year, [Value("营业收入", Decimal("1000"))], source="report",
+                                    report_id=None)
+    return store
+
+
+@pytest.mark.parametrize("question, code", [
+    ("603339 2019 营收", "603339"),
+    ("603339.SH 2019年营业收入", "603339"),
+    ("SH603339 2019年营业收入", "603339"),
+    ("600201.SH 2020年净利润", "600201"),
+    ("sz000001 2024年营业收入", "000001"),
+    ("000001.SZ 2024年净利润", "000001"),
+])
+def test_stock_codes_with_exchange_tags_and_spaces(tmp_path, question, code):
+    u = understand(question, _registry(tmp_path))
+    assert [c.code for c in u.companies] == [code]
+    assert len(u.years) == 1 and u.fields, u
+
+
+def test_spaces_between_numbers_keep_them_apart():
+    assert canonical_question("603339 2019 营收") == "603339、2019营收"
+    assert canonical_question("600201.SH 2020年") == "600201、2020年"
+    # An amount's thousands separator is not a space: 1,234 stays one number.
+    assert canonical_question("超过 1,234 元") == "超过1,234元"
+
+
+@pytest.mark.parametrize("question, code, field", [
+    ("Sifang Technology 2019 net profit?", "603339", "净利润"),
+    ("SQUARE TECHNOLOGY GROUP 2019 revenue", "603339", "营业收入"),
+    ("What was Ping An Bank's total assets in 2024?", "000001", "资产总计"),
+    ("Jinyu Bio-Technology 2020 EPS", "600201", "基本每股收益"),
+    ("pinganyinhang 2024年营业收入", "000001", "营业收入"),
+])
+def test_english_and_pinyin_names(tmp_path, question, code, field):
+    u = understand(question, _registry(tmp_path))
+    assert [c.code for c in u.companies] == [code]
+    assert u.fields == [field]
+    # Answers name the company and the field in Chinese, not as the question spelled them.
+    assert company_labels(u)[code] not in question and u.field_mentions[field] == field
+
+
+def test_romanised_forms():
+    assert "squaretechnology" in english_name_forms("SQUARE TECHNOLOGY GROUP CO.,LTD")
+    assert {"sifangkeji", "sifangtechnology", "sifang"} <= pinyin_forms("四方科技")
+    assert "pinganbank" in pinyin_forms("平安银行")
+    # A generic word is no name: 生物股份 is not "shengwu".
+    assert "shengwu" not in pinyin_forms("生物股份")
+
+
+def test_a_and_b_shares_are_one_company(tmp_path):
+    store = _registry(tmp_path, years=False)
+    for question in ("苏常柴B 2020年营业收入", "200570 2020年营业收入", "苏常柴 2020年营业收入", "000570 2020年营业收入"):
+        assert [c.code for c in understand(question, store).companies] == ["000570"], question
+    assert share_classes("苏常柴 A、苏常柴 B") == ["苏常柴A", "苏常柴B", "苏常柴"]
+    assert share_classes("000570、200570") == ["000570", "200570"]
+
+
+@pytest.mark.parametrize("question, year", [
+    ("四方科技的营业收入", 2019),
+    ("平安银行营收多少", 2024),
+    ("生物股份的董秘是谁", 2020),
+])
+def test_no_year_means_the_latest_year_held_and_says_so(tmp_path, question, year):
+    u = understand(question, _registry(tmp_path))
+    assert u.years == [year] and u.year_assumed == year
+    assert "未识别到年份" not in "".join(u.problems)
+    result = ToolResult(kind="lookup", values=[{"company": "x", "year": year, "field": "营业收入", "value": "1",
+                                                 "unit": "money"}])
+    assert f"最新年度{year}年" in render(u, result)
+
+
+def test_relative_year_without_an_anchor_counts_from_the_latest_report(tmp_path):
+    u = understand("平安银行上一年的营业收入", _registry(tmp_path))
+    assert u.years == [2023] and u.year_assumed == 2024
+
+
+def test_no_year_and_nothing_held_is_still_refused(tmp_path):
+    u = understand("苏常柴的营业收入", _registry(tmp_path, years=False))
+    assert any("未识别到年份" in p for p in u.problems)
+
+
+@pytest.mark.parametrize("question, unit", [
+    ("营业收入多少亿", "亿元"), ("以万元为单位", "万元"), ("多少个亿", "亿元"), ("用百万元表示", "百万元"),
+    ("多少元", None), ("超过一万元的公司", None),
+])
+def test_unit_requests(question, unit):
+    assert parse_unit_request(question) == unit
+
+
+def test_requested_unit_keeps_the_exact_figure():
+    assert in_requested_unit("146695000000", "money", "亿元") == "1466.95亿元（146695000000元）"
+    assert in_requested_unit("1175301034.32", "money", "万元", 1) == "117530.1万元（1175301034.32元）"
+    assert in_requested_unit("18.63", "percent", "亿元") is None
+
+
+@pytest.mark.parametrize("question", [
+    "请告诉我四方科技2019年营业收入的具体情况",
+    "描述一下四方科技2019年净利润的详细信息",
+    "介绍一下四方科技2019年的董事会秘书",
+])
+def test_wrapper_words_do_not_make_a_lookup_open(tmp_path, question):
+    u = understand(question, _registry(tmp_path))
+    assert u.intent in ("财务报表", "基本信息") and u.fields
+
+
+def test_a_reason_is_still_an_open_question(tmp_path):
+    u = understand("简要分析四方科技2019年营业收入变动的原因", _registry(tmp_path))
+    assert u.intent == "开放性问题"
+
+
+def test_a_complete_new_question_in_a_thread_starts_afresh(tmp_path):
+    store = _registry(tmp_path)
+    first = understand("四方科技2019年的毛利率是多少？", store)
+    fresh = understand("简要介绍四方科技2019年的社会责任工作情况", store, previous=first.to_context())
+    assert fresh.formula is None and fresh.fields == [] and fresh.intent == "开放性问题"
+    # A bare follow-up still inherits the topic.
+    again = understand("那2018年呢？", store, previous=first.to_context())
+    assert again.formula == "毛利率" and again.years == [2018]
+    in_yi = understand("用亿元表示", store, previous=understand("四方科技2019年营业收入", store).to_context())
+    assert in_yi.fields == ["营业收入"] and in_yi.unit_request == "亿元"
