@@ -201,7 +201,7 @@ def _formula(u, result: ToolResult) -> str:
         inputs = "、".join(t["item"].format(label=k, value=val) for k, val in (v.get("inputs") or {}).items())
         parts.append(t["done"].format(company=v["company"], year=v["year"], inputs=inputs, expression=expression,
                                       name=v["field"], result=v["display"]))
-    return "".join(parts)
+    return (result.formula or {}).get("note", "") + "".join(parts)
 
 
 def _explain(u, result: ToolResult) -> str:

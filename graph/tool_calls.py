@@ -7,6 +7,7 @@ words the question used (answers echo them), and the refusal when something is m
 
 from __future__ import annotations
 
+from graph.answers import templates
 from knowledge.configuration import Settings
 from knowledge.formulas import get_formula
 from knowledge.store import Store
@@ -14,6 +15,7 @@ from tools import formula as formula_tool
 from tools import sql
 from tools.results import ToolResult
 from understanding.entities import is_code_or_latin
+from understanding.intent import has_cue
 from understanding.question import Understanding
 
 TEMPLATE_STATISTICS = ("rank", "count")
@@ -59,10 +61,23 @@ def formula(store: Store, u: Understanding, settings: Settings) -> ToolResult:
     """The question's formula for its companies and years (an unknown formula is refused by the tool)."""
     if (u.statistic or {}).get("kind") == "explain_formula":  # 「这个比率是怎么算的？」
         return formula_tool.explain_formula(u.formula or "", u.decimals)
-    if get_formula(u.formula or "") is not None and (not u.companies or not u.years):
+    f = get_formula(u.formula or "")
+    if f is not None and (not u.companies or not u.years):
         return _refusal(u, "未识别到公司或年份")
-    return formula_tool.compute_formula(store, u.formula or "", [c.code for c in u.companies], u.years,
-                                        decimals=u.decimals, company_labels=company_labels(u), settings=settings)
+    codes = [c.code for c in u.companies]
+    printed = f.printed if f is not None and f.printed in store.fields else None
+    if printed and not has_cue(u.question, "compute_explicitly"):
+        # 「ROE」: the report's own 加权平均 figure, as printed, when every company-year asked has it.
+        label = templates()["notes"]["printed"].format(field=printed)
+        shown = sql.lookup(store, codes, u.years, [printed], company_labels=company_labels(u),
+                           field_labels={printed: label}, settings=settings)
+        if shown.values and not shown.missing:
+            return shown
+    computed = formula_tool.compute_formula(store, u.formula or "", codes, u.years, decimals=u.decimals,
+                                            company_labels=company_labels(u), settings=settings)
+    if printed and computed.formula is not None and not has_cue(u.question, "compute_explicitly"):
+        computed.formula["note"] = templates()["notes"]["not_printed"].format(field=printed)
+    return computed
 
 
 def needs_generated_sql(u: Understanding) -> bool:

@@ -45,6 +45,7 @@ class FormulaDef:
     inputs_map: dict[str, str] = field(default_factory=dict)
     decimals: int = 2
     lookup: bool = False
+    printed: str | None = None  # the field reports print for it (answered as printed when held)
 
     @property
     def display(self) -> str:
@@ -87,6 +88,7 @@ def formula_table() -> dict[str, FormulaDef]:
             inputs_map=dict(entry.get("inputs", {})),
             decimals=int(entry.get("decimals", 2)),
             lookup=bool(entry.get("lookup", False)),
+            printed=entry.get("printed"),
         )
         if f.output not in OUTPUTS or f.name in table:
             raise FormulaError(f"formula {f.name!r}: bad output or defined twice")

@@ -31,7 +31,7 @@ def _registry(tmp_path, *, years=True) -> Store:
         with store.transaction() as conn:
             for code, year in (("603339", 2018), ("603339", 2019), ("600201", 2020), ("000001", 2023),
                                ("000001", 2024)):
-                store.record_values(conn, code, year, [Value("营业收入", Decimal("1000"))], source="report",
+                store.record_values(conn, code, year, [Value("营业收入", Decimal(1000))], source="report",
                                     report_id=None)
     return store
 
@@ -151,3 +151,28 @@ def test_a_complete_new_question_in_a_thread_starts_afresh(tmp_path):
     assert again.formula == "毛利率" and again.years == [2018]
     in_yi = understand("用亿元表示", store, previous=understand("四方科技2019年营业收入", store).to_context())
     assert in_yi.fields == ["营业收入"] and in_yi.unit_request == "亿元"
+
+
+def test_a_printed_indicator_is_answered_as_printed_and_computed_only_when_asked(tmp_path):
+    from graph import tool_calls
+    from knowledge.configuration import Settings
+
+    store, settings = _registry(tmp_path), Settings(home=tmp_path)
+    with store.transaction() as conn:
+        store.record_values(conn, "603339", 2019, [Value("净利润", Decimal("129465020.68")),
+                                                    Value("所有者权益合计", Decimal("1745401890.46")),
+                                                    Value("加权平均净资产收益率", Decimal("7.64"))], source="report")
+        store.record_values(conn, "000001", 2024, [Value("净利润", Decimal(445)), Value("所有者权益合计", Decimal(4948))],
+                            source="report")
+    u = understand("四方科技2019年的ROE是多少", store)
+    shown = tool_calls.lookup(store, u, settings)
+    assert [v["field"] for v in shown.values] == ["加权平均净资产收益率"]
+    assert "年报披露的加权平均净资产收益率是7.64%" in render(u, shown)
+    asked = understand("计算四方科技2019年的净资产收益率", store)
+    computed = tool_calls.lookup(store, asked, settings)
+    assert computed.formula and "7.42%" in render(asked, computed)
+    # Not held: computed, and the answer says why.
+    other = understand("平安银行2024年ROE", store)
+    result = tool_calls.lookup(store, other, settings)
+    answer = render(other, result)
+    assert answer.startswith("未查询到年报披露的加权平均净资产收益率，以下按公式计算") and "8.99%" in answer
