@@ -129,20 +129,28 @@ def load_field_dictionary(path: Path | None = None) -> FieldDictionary:
                 desc=entry.get("desc", ""),
                 sum_of=tuple(entry.get("sum_of", ())),
             )
-    if path is None:  # the shipped dictionary also knows the English question forms
-        for name, forms in english_forms()["fields"].items():
+    if path is None:  # the shipped dictionary also knows how questions name fields (colloquial, English)
+        for name, forms in ((n, fs) for table in question_forms()["fields"].values() for n, fs in table.items()):
             if name not in fields:
-                raise ValueError(f"english.toml names {name!r}, which is not in the field dictionary")
+                raise ValueError(f"question_forms.toml names {name!r}, which is not in the field dictionary")
             f = fields[name]
             fields[name] = dataclasses.replace(f, synonyms=f.synonyms + tuple(forms))
     return FieldDictionary(fields)
 
 
 @lru_cache(maxsize=1)
-def english_forms() -> dict:
-    """knowledge/english.toml: English question forms of fields and formulas, and the English words of
-    company names' generic tails."""
-    return tomllib.loads((KNOWLEDGE_DIR / "english.toml").read_text(encoding="utf-8"))
+def question_only_forms() -> frozenset[str]:
+    """The normalised forms that only questions use (「赚了多少」, "net profit"): answers name the field
+    itself, not these words."""
+    return frozenset(normalize_label(form).upper() for table in question_forms()["fields"].values()
+                     for forms in table.values() for form in forms)
+
+
+@lru_cache(maxsize=1)
+def question_forms() -> dict:
+    """knowledge/question_forms.toml: colloquial and English question forms of fields and formulas, and
+    the English words of company names' generic tails."""
+    return tomllib.loads((KNOWLEDGE_DIR / "question_forms.toml").read_text(encoding="utf-8"))
 
 
 @lru_cache(maxsize=1)

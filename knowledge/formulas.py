@@ -19,7 +19,7 @@ from decimal import (
 )
 from functools import lru_cache
 
-from knowledge.fields import KNOWLEDGE_DIR, english_forms, field_dictionary
+from knowledge.fields import KNOWLEDGE_DIR, field_dictionary, question_forms
 
 PRIOR = "上年"
 OUTPUTS = ("percent", "ratio", "money")
@@ -78,7 +78,7 @@ def _inputs(f: FormulaDef) -> list[Input]:
 def formula_table() -> dict[str, FormulaDef]:
     data = tomllib.loads((KNOWLEDGE_DIR / "formulas.toml").read_text(encoding="utf-8"))
     table: dict[str, FormulaDef] = {}
-    english = english_forms()["formulas"]
+    english = question_forms()["formulas"]
     for entry in data["formula"]:
         f = FormulaDef(
             name=entry["name"],

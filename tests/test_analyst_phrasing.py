@@ -176,3 +176,15 @@ def test_a_printed_indicator_is_answered_as_printed_and_computed_only_when_asked
     result = tool_calls.lookup(store, other, settings)
     answer = render(other, result)
     assert answer.startswith("未查询到年报披露的加权平均净资产收益率，以下按公式计算") and "8.99%" in answer
+
+
+@pytest.mark.parametrize("question, field", [
+    ("四方科技19年账上有多少现金？", "货币资金"),
+    ("生物股份20年赚了多少", "净利润"),
+    ("四方科技2019年注册在哪里", "注册地址"),
+    ("四方科技2019年的审计师是谁", "会计师事务所"),
+    ("四方科技2019年有多少员工", "职工总数"),
+])
+def test_colloquial_wording_names_the_field_and_the_answer_uses_its_name(tmp_path, question, field):
+    u = understand(question, _registry(tmp_path))
+    assert u.fields == [field] and u.field_mentions[field] == field

@@ -13,7 +13,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from knowledge.fields import field_dictionary
+from knowledge.fields import field_dictionary, normalize_label, question_only_forms
 from knowledge.formulas import get_formula
 from understanding import intent as intent_rules
 from understanding.entities import canonical_question, company_index
@@ -240,8 +240,8 @@ def understand(question: str, store, *, previous: dict | None = None, llm_intent
     # rewrite the words that name the fields (「扣非的呢？」).
     found, named = find_mentions(masked), _mask(text, spans)
     for mention in found:
-        # Answers echo the user's words (营收), but in Chinese: "net profit" is answered as 净利润.
-        said = mention.name if mention.text.isascii() else mention.text
+        # Answers echo the user's words (营收), but not a phrase or English: 「赚了多少」 is answered as 净利润.
+        said = mention.name if normalize_label(mention.text).upper() in question_only_forms() else mention.text
         if mention.kind == "formula":
             formula = formula or mention.name
             u.field_mentions.setdefault(mention.name, said)

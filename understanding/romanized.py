@@ -14,7 +14,7 @@ import itertools
 import re
 from collections.abc import Iterable
 
-from knowledge.fields import english_forms
+from knowledge.fields import question_forms
 
 # Legal forms at the end of an English name, dropped one after another (CO.,LTD, LIMITED, GROUP …).
 _LEGAL_EN = ("coltd", "companylimited", "colimited", "limited", "ltd", "corporation", "corp", "incorporated", "inc",
@@ -57,7 +57,7 @@ def pinyin_forms(short_name: str | None) -> set[str]:
     name = re.sub(r"[^\u4e00-\u9fff]", "", short_name or "")
     if len(name) < 2:
         return set()
-    words = english_forms()["company_words"]
+    words = question_forms()["company_words"]
     tails: list[list[str]] = []
     head = name
     while True:
