@@ -7,6 +7,7 @@ import re
 from collections import Counter
 
 from ingestion.sections import SectionMap
+from knowledge.headings import heading_level
 
 CHUNK_CHARS = 400
 MIN_CHUNK_CHARS = 40
@@ -26,6 +27,12 @@ def _paragraphs(text: str, skip: set[str]) -> list[str]:
     for ln in text.splitlines():
         ln = ln.strip()
         if not ln or ln in skip or _PAGE_NUMBER.match(ln):
+            continue
+        if heading_level(ln):  # a heading stands alone: the section reader finds what lies under it
+            if cur:
+                paras.append(cur)
+            paras.append(ln)
+            cur = ""
             continue
         cur += ln
         if ln.endswith(("。", "；", "：", ":", "？", "！")) or len(ln) < 20:

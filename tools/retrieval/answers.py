@@ -4,7 +4,8 @@
 
 returns a ``ToolResult`` of kind ``passages``: the top passages (for the grounded LLM prompt), the
 embedded-mode extractive answer in ``text``, and the citations (page, text) of the passages that
-answer used.
+answer used. A question naming a topic the report has a heading for (核心竞争力, 审计意见 …;
+knowledge/topics.toml) is answered with what the report wrote under that heading.
 """
 
 from __future__ import annotations
@@ -12,14 +13,36 @@ from __future__ import annotations
 from tools.results import ToolResult
 from tools.retrieval.extractive import open_answer
 from tools.retrieval.hybrid import company_names, search
+from tools.retrieval.sections import Topic, read_section, topic_of, verdict
+
+
+def _section_answer(store, topic: Topic, company_code: str, year: int | None) -> ToolResult | None:
+    """The report's own text under the topic's heading (its verdict first, where it has one)."""
+    chunks = store.chunks(company_code, year)
+    lines = [(c["page"], line) for c in chunks for line in c["text"].split("\n")]
+    found = read_section(lines, topic)
+    if found is None:
+        return None
+    text = verdict(topic, found.context) + found.text
+    pages = "、".join(f"第{p}页" for p in found.pages)
+    passage = {"page": found.pages[0], "text": found.text, "section": found.heading, "score": 1.0}
+    return ToolResult(kind="passages", passages=[passage], text=f"{text}（{found.heading}，{pages}）",
+                      citations=[{"page": p, "text": found.text if p == found.pages[0] else "", "section": found.heading}
+                                 for p in found.pages])
 
 
 def answer_open_question(settings, store, question: str, *, company_code: str | None, year: int | None = None,
                          company_label: str | None = None, expansion: str = "") -> ToolResult:
     if not company_code:
         return ToolResult(kind="refusal", missing=["问题所指的公司"])
+    section = _section_answer(store, topic, company_code, year) if (topic := topic_of(question)) else None
     passages = search(settings, store, question, company_code=company_code, year=year, k=settings.retrieval.top_k,
                       expansion=expansion)
+    if section is not None:
+        # The section answers; the best other passages still go with it to an answer model's prompt.
+        section.passages += [{"page": p.page, "text": p.text, "section": p.section, "score": p.score}
+                             for p in passages[: settings.retrieval.top_k - 1]]
+        return section
     if not passages:
         label = f"{company_label or company_code}{f'{year}年' if year else ''}年报"
         return ToolResult(kind="refusal", missing=[label])
