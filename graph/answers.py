@@ -74,7 +74,7 @@ def render(u, result: ToolResult) -> str:
     requested = getattr(u, "unit_request", None)
     if requested:
         for v in result.values:
-            if isinstance(v, dict) and "display" not in v:
+            if isinstance(v, dict) and ("display" not in v or v.get("source") == "formula"):
                 shown = in_requested_unit(v.get("value"), v.get("unit"), requested, getattr(u, "decimals", None))
                 if shown:
                     v["display"] = shown

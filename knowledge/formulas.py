@@ -22,7 +22,16 @@ from functools import lru_cache
 from knowledge.fields import KNOWLEDGE_DIR, field_dictionary, question_forms
 
 PRIOR = "上年"
-OUTPUTS = ("percent", "ratio", "money")
+# percent: ×100 with %; ratio: plain; money: 元; count: 人; points: a change of a percent field, 个百分点.
+OUTPUTS = ("percent", "ratio", "money", "count", "points")
+# Formulas every numeric field has without a line in formulas.toml (derived_formula): its growth rate,
+# its change on the prior year, and its share of another field.
+GROWTH_SUFFIX = "增长率"
+CHANGE_SUFFIX = "变动额"
+POINTS_SUFFIX = "变动"  # a rate's change, in percentage points (不良贷款率变动)
+SHARE = re.compile(r"(.+)占(.+)的比例")
+DIFFERENCE = re.compile(r"(.+)与(.+)的差额")
+_CHANGE_OUTPUT = {"money": "money", "count": "count", "percent": "points", "ratio": "ratio"}
 
 
 class FormulaError(ValueError):
@@ -101,7 +110,55 @@ def get_formula(name: str) -> FormulaDef | None:
     table = formula_table()
     if name in table:
         return table[name]
-    return next((f for f in table.values() if name in f.synonyms), None)
+    return next((f for f in table.values() if name in f.synonyms), None) or derived_formula(name)
+
+
+def _numeric_field(words: str):
+    f = field_dictionary().resolve(words)
+    return f if f is not None and f.unit != "text" else None
+
+
+@lru_cache(maxsize=1024)
+def derived_formula(name: str) -> FormulaDef | None:
+    """「扣除非经常性损益后的净利润增长率」, 「货币资金变动额」, 「研发费用占营业收入的比例」: the growth rate,
+    the change and the share that any numeric field has, built from the field dictionary. A rate's growth
+    is its change in percentage points (不良贷款率变动)."""
+    try:
+        if name.endswith(GROWTH_SUFFIX) and (f := _numeric_field(name.removesuffix(GROWTH_SUFFIX))):
+            if f.unit == "percent":
+                return derived_formula(f.name + POINTS_SUFFIX)
+            return FormulaDef(f.name + GROWTH_SUFFIX, f"({f.name}-{PRIOR}{f.name})/{PRIOR}{f.name}", "percent",
+                              inputs_map={f.name: f.name, PRIOR + f.name: f.name})
+        for suffix in (CHANGE_SUFFIX, POINTS_SUFFIX):
+            if name.endswith(suffix) and (f := _numeric_field(name.removesuffix(suffix))):
+                named = f.name + (POINTS_SUFFIX if f.unit == "percent" else CHANGE_SUFFIX)
+                return FormulaDef(named, f"{f.name}-{PRIOR}{f.name}", _CHANGE_OUTPUT[f.unit],
+                                  inputs_map={f.name: f.name, PRIOR + f.name: f.name})
+        if (m := SHARE.fullmatch(name)) and (part := _numeric_field(m[1])) and (whole := _numeric_field(m[2])) \
+                and part.unit == whole.unit and part.name != whole.name:
+            return FormulaDef(f"{part.name}占{whole.name}的比例", f"{part.name}/{whole.name}", "percent",
+                              inputs_map={part.name: part.name, whole.name: whole.name})
+        if (m := DIFFERENCE.fullmatch(name)) and (a := _numeric_field(m[1])) and (b := _numeric_field(m[2])) \
+                and a.unit == b.unit and a.name != b.name:
+            return FormulaDef(f"{a.name}与{b.name}的差额", f"{a.name}-{b.name}", _CHANGE_OUTPUT[a.unit],
+                              inputs_map={a.name: a.name, b.name: b.name})
+    except FormulaError:
+        return None
+    return None
+
+
+def change_formula(field: str, *, amount: bool) -> str | None:
+    """The name of the formula for a field's change on the prior year: its growth rate (a listed formula
+    first: 营业收入增长率), or with ``amount`` its change (货币资金变动额)."""
+    if amount:
+        f = derived_formula(field + CHANGE_SUFFIX)
+    else:
+        f = get_formula(field + GROWTH_SUFFIX)
+    return f.name if f is not None else None
+
+
+def uses_prior_year(f: FormulaDef) -> bool:
+    return any(i.offset for i in f.inputs)
 
 
 # Parsing -----------------------------------------------------------------------------------------
@@ -206,5 +263,5 @@ def round_output(f: FormulaDef, value: Decimal, decimals: int | None) -> tuple[D
     places = f.decimals if decimals is None else decimals
     scaled = value * 100 if f.output == "percent" else value
     q = scaled.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-    suffix = {"percent": "%", "ratio": "", "money": "元"}[f.output]
+    suffix = {"percent": "%", "ratio": "", "money": "元", "count": "人", "points": "个百分点"}[f.output]
     return q, f"{q}{suffix}"

@@ -188,3 +188,31 @@ def test_a_printed_indicator_is_answered_as_printed_and_computed_only_when_asked
 def test_colloquial_wording_names_the_field_and_the_answer_uses_its_name(tmp_path, question, field):
     u = understand(question, _registry(tmp_path))
     assert u.fields == [field] and u.field_mentions[field] == field
+
+
+@pytest.mark.parametrize("question, formula, years", [
+    ("四方科技2019年货币资金比上年增加了多少元", "货币资金变动额", [2019]),
+    ("平安银行2024年营业收入比上一年少了多少亿", "营业收入变动额", [2024]),
+    ("平安银行24年比23年营收增长了多少", "营业收入增长率", [2024]),
+    ("四方科技2019年扣非净利润同比变化了多少", "扣除非经常性损益后的净利润增长率", [2019]),
+    ("平安银行2024年不良率同比变化", "不良贷款率变动", [2024]),
+    ("四方科技2019年研发费用占营收的比例", "研发费用占营业收入的比例", [2019]),
+    ("四方科技2019年营业收入与营业成本的差额", "营业收入与营业成本的差额", [2019]),
+    ("2018年和2019年四方科技的营业收入增长率", "营业收入增长率", [2018, 2019]),
+])
+def test_changes_shares_and_differences_are_computed_for_the_year_asked(tmp_path, question, formula, years):
+    u = understand(question, _registry(tmp_path))
+    assert u.formula == formula and u.years == years and u.intent == "计算题" and not u.problems
+
+
+def test_a_reason_for_a_change_is_not_a_computation(tmp_path):
+    assert understand("简要分析四方科技2019年营业收入变动的原因", _registry(tmp_path)).intent == "开放性问题"
+
+
+def test_a_unit_asked_once_carries_through_the_thread(tmp_path):
+    store = _registry(tmp_path)
+    first = understand("平安银行2024年营收多少亿", store)
+    then = understand("那上一年呢？", store, previous=first.to_context())
+    assert then.years == [2023] and then.unit_request == "亿元"
+    switched = understand("换成万元呢", store, previous=then.to_context())
+    assert switched.unit_request == "万元" and switched.fields == ["营业收入"]

@@ -16,7 +16,7 @@ import pytest
 
 from agent.service import ask
 from knowledge.fields import FieldDictionary, field_dictionary, normalize_label
-from knowledge.formulas import formula_table
+from knowledge.formulas import get_formula, formula_table
 from knowledge.store import Company, Store, Value
 from understanding.intent import intent_rules
 from understanding.mentions import find_mentions
@@ -143,7 +143,8 @@ def test_a_qualifier_before_a_quantity_is_never_answered_as_the_quantity(store):
 
 
 def test_a_change_word_after_a_quantity_is_its_growth_formula_or_refused(store):
-    """营收同比增长 is 营业收入增长率; 营业外收入增长率 has no formula and is refused naming it."""
+    """营收同比增长 is 营业收入增长率 (a listed formula); any other numeric field's change is its derived growth
+    rate, change (多了, 增减额) or, for a rate, change in points — computed from that field, never another."""
     q = intent_rules()["qualifiers"]
     wrong, routed = [], set()
     for form, name in _numeric_names():
@@ -165,10 +166,16 @@ def test_a_change_word_after_a_quantity_is_its_growth_formula_or_refused(store):
               for form in (f.name, *f.synonyms)
               if form.endswith(suffix) and fd.resolve(form.removesuffix(suffix)) is not None}
     assert ("营业收入", "营业收入增长率") in growth and ("资产总计", "总资产增长率") in growth
-    assert routed == growth
+    assert growth <= routed
+    for name, formula in routed - growth:
+        f = get_formula(formula)
+        assert formula in (name + "增长率", name + "变动额", name + "变动"), (name, formula)
+        assert {i.field for i in f.inputs} == {name} and {i.offset for i in f.inputs} == {0, -1}
 
 
 @pytest.mark.parametrize("question, formula", [
+    ("四方科技2019年营业外收入增长率是多少？", "营业外收入增长率"),
+    ("四方科技2019年扣非净利润同比变化了多少", "扣除非经常性损益后的净利润增长率"),
     ("四方科技2019年营收同比增长了多少", "营业收入增长率"),
     ("四方科技2019年营业收入较上年增长了多少？", "营业收入增长率"),
     ("四方科技2019年净利润同比增长多少？", "净利润增长率"),
@@ -184,7 +191,9 @@ def test_growth_wording_is_the_growth_formula(store, question, formula):
     ("四方科技2019年母公司的营业收入是多少？", "母公司的营业收入"),
     ("四方科技2019年母公司研发人员数量是多少？", "母公司研发人员数量"),
     ("四方科技2019年摊薄净资产收益率是多少？", "摊薄净资产收益率"),
-    ("四方科技2019年营业外收入增长率是多少？", "营业外收入增长率"),
+    ("四方科技2019年个人贷款不良率是多少？", "个人贷款不良率"),
+    ("四方科技2019年主营业务毛利率是多少？", "主营业务毛利率"),
+    ("四方科技2019年信用及其他资产减值损失是多少？", "信用及其他资产减值损失"),
     ("四方科技2019年毛利率同比变化是多少？", "毛利率同比变化"),
 ])
 def test_an_unknown_specific_quantity_is_refused_by_name(store, question, words):

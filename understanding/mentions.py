@@ -9,13 +9,14 @@ nearer one.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 import ahocorasick
 
 from knowledge.fields import field_dictionary, normalize_label
-from knowledge.formulas import formula_table, get_formula
+from knowledge.formulas import change_formula, formula_table, get_formula
 from understanding.entities import squeeze
 from understanding.intent import intent_rules
 
@@ -129,32 +130,109 @@ def _surface_forms(m: Mention) -> tuple[str, ...]:
     return field_dictionary()[m.name].surface_forms
 
 
-def growth_formula(m: Mention) -> str | None:
-    """The formula for the growth of the mentioned field: any of its surface forms + 增长率 naming one."""
+def growth_formula(m: Mention, *, amount: bool = False) -> str | None:
+    """The formula for the change of the mentioned field: a listed growth formula named by any of its
+    surface forms + 增长率, else the growth rate every numeric field has; with ``amount``, its change
+    (货币资金变动额)."""
     if m.kind != "field":
         return None
-    suffix = intent_rules()["qualifiers"]["growth_formula_suffix"]
-    for form in (m.text, *_surface_forms(m)):
-        if (f := get_formula(form + suffix)) is not None:
-            return f.name
-    return None
+    if not amount:
+        suffix = intent_rules()["qualifiers"]["growth_formula_suffix"]
+        for form in (m.text, *_surface_forms(m)):
+            if (f := formula_table().get(form + suffix) or _listed(form + suffix)) is not None:
+                return f.name
+    return change_formula(m.name, amount=amount)
 
 
-def specific_quantities(text: str, mentions: list[Mention], *, growth: bool = True) -> list[Specific]:
+def _listed(name: str):
+    return next((f for f in formula_table().values() if name in f.synonyms), None)
+
+
+# 「增加了多少元」, 「减少了多少亿元」: the amount of the change is asked.
+_AMOUNT_ASKED = re.compile(r"^[^，,。？?]{0,6}?(?:多少|几)个?(?:(?:亿|万|千|百万)元?|元)")
+
+
+def asks_amount(word: str, rest: str) -> bool:
+    """Whether a growth word (and the text after it) asks for the change itself, not its rate."""
+    amount_words = intent_rules()["qualifiers"]["change_amount"]
+    return word in amount_words or rest.startswith(tuple(amount_words)) or bool(_AMOUNT_ASKED.match(rest))
+
+
+@lru_cache(maxsize=1)
+def _neutral_before() -> tuple[str, ...]:
+    return tuple(sorted(intent_rules()["qualifiers"]["neutral_before"], key=len, reverse=True))
+
+
+# Between two quantities of a list (营业收入和净利润, 营业收入、营业成本).
+_LIST_SEPARATORS = ("以及", "和", "与", "及", "跟", "、")
+
+
+def _modifier_start(text: str, m: Mention, mentions: list[Mention]) -> int | None:
+    """Where words written right before ``m`` that make it another quantity start (个人贷款不良率,
+    逾期90天以上贷款拨备覆盖率), or None when only neutral words (2024年末的, 合并报表中的) or another
+    quantity of a list (营业收入和净利润) stand there."""
+    ends = {o.end for o in mentions if o is not m}
+    start = m.start
+    while start > 0 and (text[start - 1].isalnum() or text[start - 1] in "、") and not text[start - 1].isspace():
+        if any(text.startswith(sep, start - len(sep)) and start - len(sep) in ends for sep in _LIST_SEPARATORS):
+            break  # the previous quantity of a list
+        if text[start - 1] == "年" and start > 1 and text[start - 2].isdigit():
+            break  # a year: 2024年
+        if text[start - 1].isdigit() and not re.search(r"[\u4e00-\u9fff]", text[max(0, start - 4):start - 1]):
+            break  # a number standing alone (a year, an amount), not inside words such as 逾期90天
+        start -= 1
+    run = text[start:m.start]
+    words = _neutral_before()
+    changed = True
+    while run and changed:
+        changed = False
+        for w in words:
+            if run.endswith(w):
+                run, changed = run[: -len(w)], True
+                break
+            if run.startswith(w):
+                run, changed = run[len(w):], True
+                break
+    return start if run else None
+
+
+def specific_quantities(text: str, mentions: list[Mention], *, growth: bool = True,
+                        modifiers: bool = False) -> list[Specific]:
     """The mentions of ``mentions`` (found in ``text``) that qualifier words make a quantity the
     dictionary does not name. ``growth=False`` when the question compares years itself, so a change
-    word is no other quantity."""
+    word is no other quantity; ``modifiers``: any non-neutral words right before a quantity make it
+    another (a question about named companies)."""
     out: list[Specific] = []
     for m in mentions:
         if m.kind == "field" and field_dictionary()[m.name].unit == "text":
             continue  # not a quantity: 境内会计师事务所 is the 会计师事务所
-        if (start := _before(text, m)) is not None:
+        start = _before(text, m)
+        # Word order in English differs ("Ping An Bank's total assets"): modifiers are read in Chinese only.
+        if start is None and modifiers and not m.text.isascii():
+            start = _modifier_start(text, m, mentions)
+        if start is not None:
             inside = [o for o in mentions if o is not m and start <= o.start and o.end <= m.start]
             out.append(Specific(text[start:m.end], [*inside, m]))
         elif (hit := _after(text, m, ("growth", "after") if growth else ("after",))) is not None:
             name, end = hit
-            out.append(Specific(text[m.start:end], [m], growth_formula(m) if name == "growth" else None))
-    return out
+            amount = name == "growth" and asks_amount(text[m.end:end].lstrip(_FILLER), text[end:])
+            out.append(Specific(text[m.start:end], [m], growth_formula(m, amount=amount) if name == "growth" else None))
+    # A mention inside another's qualifier (非经常性损益 in 扣除非经常性损益后的稀释每股收益) is that one's.
+    return [s for s in out if not any(t is not s and s.covers[-1] in t.covers for t in out)]
+
+
+def pair_formula(text: str, mentions: list[Mention]) -> tuple[str, Mention, Mention] | None:
+    """「研发费用占营收的比例」, 「营业收入与营业成本的差额」: (the formula, its two fields) when two numeric
+    fields are written as one quantity computed from both (knowledge/intents.toml qualifiers.pairs)."""
+    fields = [m for m in mentions if m.kind == "field"]
+    for pair in intent_rules()["qualifiers"]["pairs"]:
+        for part, whole in zip(fields, fields[1:], strict=False):
+            link, tail = text[part.end:whole.start], text[whole.end:]
+            if link in pair["link"] and any(tail.startswith(t) for t in pair["tail"]):
+                f = get_formula(pair["formula"].format(part=part.name, whole=whole.name))
+                if f is not None:
+                    return f.name, part, whole
+    return None
 
 
 def plainly_named(mentions: list[Mention], specific: list[Specific]) -> set[str]:

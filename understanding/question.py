@@ -14,10 +14,17 @@ from functools import lru_cache
 from typing import Any
 
 from knowledge.fields import field_dictionary, normalize_label, question_only_forms
-from knowledge.formulas import get_formula
+from knowledge.formulas import get_formula, uses_prior_year
 from understanding import intent as intent_rules
 from understanding.entities import canonical_question, company_index
-from understanding.mentions import Specific, find_mentions, plainly_named, qualified_follow_up, specific_quantities
+from understanding.mentions import (
+    Specific,
+    find_mentions,
+    plainly_named,
+    qualified_follow_up,
+    pair_formula,
+    specific_quantities,
+)
 from understanding.years import parse_years, resolve_years
 
 _CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
@@ -179,6 +186,16 @@ def _own_topic(masked: str, found: list, spans: list[tuple[int, int]]) -> bool:
     return len(re.findall(r"[\u4e00-\u9fff]", text)) >= 2
 
 
+def _one_year_for_a_change(u: Understanding, ym, text: str) -> None:
+    """「2024年比2023年增长了多少」, 「2019年比上年增加了多少元」: a change over the prior year is asked for the
+    later year only (its formula reads the earlier one)."""
+    f = get_formula(u.formula) if u.formula else None
+    if f is None or not uses_prior_year(f) or len(u.years) != 2 or u.years[1] - u.years[0] != 1:
+        return
+    if ym.relative or intent_rules.has_cue(text, "against"):
+        u.years = [u.years[1]]
+
+
 def _answer_what_is_named(u: Understanding, found: list, specific: list[Specific], problems: list[str]) -> None:
     """「扣非营业利润」 is not 营业利润 and 「营收同比增长」 is not the revenue: a qualified mention is
     answered by its growth formula, or refused naming the words, never with the field it contains."""
@@ -248,6 +265,11 @@ def understand(question: str, store, *, previous: dict | None = None, llm_intent
         elif mention.name not in u.fields:
             u.fields.append(mention.name)
             u.field_mentions[mention.name] = said
+    if formula is None and (pair := pair_formula(named, found)) is not None:
+        formula, part, whole = pair  # 「研发费用占营收的比例」: computed, not the two levels
+        u.fields = [f for f in u.fields if f not in (part.name, whole.name)]
+        u.field_mentions[formula] = formula
+        found = [m for m in found if m is not part and m is not whole]
     u.formula = formula
     u.decimals = parse_decimals(text)
     u.unit_request = parse_unit_request(text)
@@ -308,6 +330,8 @@ def understand(question: str, store, *, previous: dict | None = None, llm_intent
             u.resolved_from_context.append("formula" if u.formula and not u.fields else "fields")
             if u.decimals is None:
                 u.decimals = prev.get("decimals")
+            if u.unit_request is None:
+                u.unit_request = prev.get("unit_request")  # 「多少亿」 → 「那上一年呢？」: still in 亿元
             if kind is None and prev.get("statistic") and prev["statistic"].get("kind") != "explain_formula":
                 kind = prev["statistic"].get("kind")
         if not ym.years and not ym.relative and not ym.refused and prev.get("years"):
@@ -343,10 +367,16 @@ def understand(question: str, store, *, previous: dict | None = None, llm_intent
             u.intent, u.intent_source = llm_intent, "llm"
 
     # What is missing ---------------------------------------------------------------------------
+    comparing = (u.statistic or {}).get("kind") == "compare_years"
+    about_companies = bool(u.companies) and kind not in ("rank", "count")
+    specific = specific_quantities(named, found, growth=not comparing, modifiers=about_companies)
+    if u.intent == "开放性问题" and u.intent_source == "rules" and any(s.formula for s in specific) \
+            and not intent_rules.has_cue(cue_text, "reason"):
+        u.intent = "计算题"  # 「不良率同比变化」 asks for the change, not for text about it
     structured = u.intent in intent_rules.LOOKUP_INTENTS + ("计算题", "统计题")
     if structured:  # a number will be answered: never that of a nearer, less specific field
-        comparing = (u.statistic or {}).get("kind") == "compare_years"
-        _answer_what_is_named(u, found, specific_quantities(named, found, growth=not comparing), problems)
+        _answer_what_is_named(u, found, specific, problems)
+        _one_year_for_a_change(u, ym, cue_text)
     cross_company = (u.statistic or {}).get("kind") in ("rank", "count")
     if u.intent == "其他" and (u.years or text.endswith(("呢", "呢?", "呢？"))) and not problems:
         problems.append("未识别到公司和要查询的内容（没有可承接的上文）")  # 「那2018年呢？」 opening a thread
