@@ -293,3 +293,12 @@ def test_the_expected_number_is_known_to_its_own_last_digit():
 @pytest.mark.parametrize("text", ["1. 四方科技", "41. 递延所得税资产", "1、研发平台优势", "（2）对于", "(3) 检查"])
 def test_list_markers_are_not_quantities(text):
     assert parse_quantities(text) == []
+
+
+def test_a_refusal_quoting_the_question_asserts_no_number():
+    from benchmarks.analyst.judge import RIGHT, REFUSED, judge
+
+    q = "平安银行2024年逾期90天以上贷款拨备覆盖率"
+    answer = "未查询到相关信息：未识别到要查询的字段：逾期90天以上贷款拨备覆盖率，无法回答该问题。"
+    assert judge(answer, {"number": 397.09, "unit": "%"}, question=q).verdict == REFUSED
+    assert judge(answer, {"refuse": True}, question=q).verdict == RIGHT

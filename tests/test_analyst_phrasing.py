@@ -216,3 +216,21 @@ def test_a_unit_asked_once_carries_through_the_thread(tmp_path):
     assert then.years == [2023] and then.unit_request == "亿元"
     switched = understand("换成万元呢", store, previous=then.to_context())
     assert switched.unit_request == "万元" and switched.fields == ["营业收入"]
+
+
+@pytest.mark.parametrize("question, formula", [
+    ("四方科技2019年营业收入比2018年减少了多少", "营业收入变动额"),
+    ("四方科技2019年营收同比增长了多少", "营业收入增长率"),
+    ("四方科技2019年营业收入增加了多少%", "营业收入增长率"),
+])
+def test_how_much_more_is_an_amount_and_how_much_growth_a_rate(tmp_path, question, formula):
+    assert understand(question, _registry(tmp_path)).formula == formula
+
+
+def test_a_report_list_is_no_ranking_and_a_company_the_thread_lacks_is_refused(tmp_path):
+    store = _registry(tmp_path)
+    top5 = understand("四方科技2019年前五名客户销售额占年度销售总额的比例", store)
+    assert top5.statistic is None and top5.fields == [] and top5.formula is None
+    previous = understand("生物股份2020年营业收入", store).to_context()
+    other = understand("中牧股份的呢", store, previous=previous)
+    assert other.companies == [] and any("中牧股份" in p for p in other.problems)

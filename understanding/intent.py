@@ -55,6 +55,8 @@ def lookup_intent(fields: list[str]) -> str:
 
 def statistic_kind(text: str) -> str | None:
     """compare_years | rank | count | compare_companies, from cue words alone."""
+    for words in cues("not_rank"):
+        text = text.replace(words, "\u3000")
     if has_cue(text, "compare_years") or any(re.search(p, text) for p in intent_rules()["cues"]["compare_years_patterns"]):
         return "compare_years"
     if has_cue(text, "count") and (has_cue(text, "above") or has_cue(text, "below")):

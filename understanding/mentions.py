@@ -120,7 +120,15 @@ def _after(text: str, m: Mention, lists: tuple[str, ...]) -> tuple[str, int] | N
     for word, name in _words_after(lists):
         if text.startswith(word, start):
             return name, start + len(word)
+    # 「营业收入比2018年减少了多少」: a change against a year written out.
+    if "growth" in lists and (against := _AGAINST_YEAR.match(text, start)):
+        for word, name in _words_after(("growth",)):
+            if text.startswith(word, against.end()):
+                return name, against.end() + len(word)
     return None
+
+
+_AGAINST_YEAR = re.compile(r"(?:比|较|相比|相较于?|与)(?:\d{2}|\d{4})年度?(?:相比|比)?")
 
 
 def _surface_forms(m: Mention) -> tuple[str, ...]:
@@ -154,8 +162,14 @@ _AMOUNT_ASKED = re.compile(r"^[^，,。？?]{0,6}?(?:多少|几)个?(?:(?:亿|�
 
 def asks_amount(word: str, rest: str) -> bool:
     """Whether a growth word (and the text after it) asks for the change itself, not its rate."""
-    amount_words = intent_rules()["qualifiers"]["change_amount"]
-    return word in amount_words or rest.startswith(tuple(amount_words)) or bool(_AMOUNT_ASKED.match(rest))
+    q = intent_rules()["qualifiers"]
+    amount_words, how_much = tuple(q["change_amount"]), tuple(q["change_amount_with_how_much"])
+    if word in amount_words or rest.startswith(amount_words) or _AMOUNT_ASKED.match(rest):
+        return True
+    # 「增加了多少」 (an amount), not 「增加了多少个百分点」 or 「增加了多少%」.
+    said = word if word.endswith(how_much) else next((w for w in how_much if rest.startswith(w)), None)
+    tail = rest[len(said):] if said and rest.startswith(said) else rest
+    return bool(said) and bool(re.match(r"^了?(?:多少|几)(?!个百分点|%|倍)", tail))
 
 
 @lru_cache(maxsize=1)

@@ -280,11 +280,13 @@ def understand(question: str, store, *, previous: dict | None = None, llm_intent
     # refused by name, not answered as a general concept).
     unknown_company = False
     if not u.companies and not any(p.startswith("公司名称有歧义") for p in problems):
-        fuzzy = index.fuzzy(_mask(text, year_spans)) if (u.fields or u.formula or ym.years) else None
+        # 「中牧股份的呢？」 in a thread names a company too: one the registry lacks is refused, not replaced.
+        asks_about = u.fields or u.formula or ym.years or (previous and text.endswith(("呢", "呢?", "呢？")))
+        fuzzy = index.fuzzy(_mask(text, year_spans)) if asks_about else None
         if fuzzy is not None:
             c = fuzzy.company
             u.companies.append(CompanyRef(c.code, c.full_name, c.short_name, fuzzy.mention))
-        elif (u.fields or u.formula or ym.years) and (mention := index.unknown_mention(_mask(text, year_spans))):
+        elif asks_about and (mention := index.unknown_mention(_mask(text, year_spans))):
             problems.append(f"未识别到公司：{mention}")
             unknown_company = True
 

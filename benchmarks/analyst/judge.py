@@ -183,8 +183,12 @@ def judge(answer: str, expect: dict, *, question: str = "", codes: tuple[str, ..
     when printed bare (those the question typed are added)."""
     ignore = (*codes, *re.findall(r"\d{6}", question))
     asserted = asserted_quantities(answer, ignore=ignore)
-    shown = [q.printed for q in asserted]
     refused = is_refusal(answer)
+    if refused and answer.startswith(REFUSAL_MARKERS):
+        # A refusal quotes what it could not find (「逾期90天以上贷款拨备覆盖率」): the question's own numbers
+        # in it are no figure asserted.
+        asserted = [q for q in asserted if re.sub(r"[^\d.]", "", q.printed) not in question]
+    shown = [q.printed for q in asserted]
     if expect.get("refuse"):
         if asserted:
             return Verdict(WRONG_NUMBER, "a number where a refusal was due", shown)
