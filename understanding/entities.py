@@ -50,6 +50,10 @@ def normalize(text: str) -> str:
 # code does not; dropped, the code is a surface form like any other.
 _TAGGED_CODE = re.compile(r"(?<![0-9A-Za-z])(?:(?:SH|SZ|SS|BJ)[.:：]?\s*)?(\d{6})(?:\s*\.\s*(?:SH|SZ|SS|BJ))?(?![0-9A-Za-z])",
                           re.IGNORECASE)
+# 「第4季度」, 「Q4」, 「四季度」, 「第四季」: one spelling, 第四季度, which the dictionary's quarterly fields use.
+_QUARTER = re.compile(r"(?:第\s*([1-4一二三四])\s*季度?|(?<![A-Za-z])Q([1-4])(?![0-9])|(?<![第一二三四0-9])([1-4一二三四])季度)",
+                      re.IGNORECASE)
+_QUARTER_NAMES = {"1": "一", "2": "二", "3": "三", "4": "四", "一": "一", "二": "二", "三": "三", "四": "四"}
 # 「603339 2019 营收」: once whitespace is gone the code and the year would read as one number.
 _SPACED_NUMBERS = re.compile(r"(?<=\d)\s+(?=\d)")
 
@@ -59,6 +63,7 @@ def canonical_question(question: str) -> str:
     whitespace separated kept apart (by 、), then no whitespace."""
     text = unicodedata.normalize("NFKC", question or "")
     text = _TAGGED_CODE.sub(lambda m: m.group(1), text)
+    text = _QUARTER.sub(lambda m: f"第{_QUARTER_NAMES[m.group(1) or m.group(2) or m.group(3)]}季度", text)
     return normalize(_SPACED_NUMBERS.sub("、", text))
 
 

@@ -78,6 +78,7 @@ class Specific:
     words: str  # what the question asks for, as it says it (answers name it)
     covers: list[Mention]  # the qualified mention and any inside its qualifier (非经常性损益 in 扣除非经常性损益后的…)
     formula: str | None = None  # the growth formula that answers it, when formulas.toml has one
+    field: str | None = None  # the field the qualified words name (第四季度 + 经营现金流: 第四季度经营活动产生的现金流量净额)
 
 
 @lru_cache(maxsize=1)
@@ -106,6 +107,18 @@ def _before(text: str, m: Mention) -> int | None:
         word = next((w for w in words if head.endswith(w) and len(w) > k), None)
         if word is not None:
             return len(head) - len(word)
+    return None
+
+
+def _qualified_field(qualifier: str, m: Mention) -> str | None:
+    """The dictionary field that the qualifier and the mentioned field's canonical name spell together
+    (第四季度 + 经营活动产生的现金流量净额), if one does: 「第四季度经营现金流」 is that field, not a refusal."""
+    if m.kind != "field":
+        return None
+    qualifier = qualifier.removesuffix(_FILLER)
+    for words in (qualifier + m.name, qualifier + m.text):
+        if (name := _field_of(words)) is not None and name != m.name:
+            return name
     return None
 
 
@@ -226,7 +239,7 @@ def specific_quantities(text: str, mentions: list[Mention], *, growth: bool = Tr
             start = _modifier_start(text, m, mentions)
         if start is not None:
             inside = [o for o in mentions if o is not m and start <= o.start and o.end <= m.start]
-            out.append(Specific(text[start:m.end], [*inside, m]))
+            out.append(Specific(text[start:m.end], [*inside, m], field=_qualified_field(text[start:m.start], m)))
         elif (hit := _after(text, m, ("growth", "after") if growth else ("after",))) is not None:
             name, end = hit
             amount = name == "growth" and asks_amount(text[m.end:end].lstrip(_FILLER), text[end:])

@@ -206,7 +206,10 @@ def _answer_what_is_named(u: Understanding, found: list, specific: list[Specific
                 u.formula = None
             elif m.name in u.fields and m.name not in keep:
                 u.fields.remove(m.name)
-        if s.formula and not u.formula:
+        if s.field:  # the qualified words spell a field of their own (第四季度经营现金流)
+            u.fields.append(s.field)
+            u.field_mentions[s.field] = s.words
+        elif s.formula and not u.formula:
             u.formula, u.field_mentions[s.formula] = s.formula, s.words
             if u.intent in intent_rules.LOOKUP_INTENTS and u.intent_source == "rules":
                 u.intent = "计算题"  # the rules saw a level; it is the formula's growth rate
@@ -362,8 +365,10 @@ def understand(question: str, store, *, previous: dict | None = None, llm_intent
         u.intent = "计算题"  # the formula tool explains its own formulas
         u.resolved_from_context.append("formula")
     else:
+        # A field's own words are no cue (业务及管理费 is not 业务, 一般风险准备 not 风险).
+        without_fields = _mask(cue_text, [(m.start, m.end) for m in found])
         u.intent = intent_rules.classify_rules(
-            cue_text, has_company=bool(u.companies) or unknown_company, fields=u.fields, formula=u.formula,
+            without_fields, has_company=bool(u.companies) or unknown_company, fields=u.fields, formula=u.formula,
             formula_is_lookup=bool(f and f.lookup), has_year=bool(u.years), statistic=u.statistic)
         if llm_intent:
             u.intent, u.intent_source = llm_intent, "llm"
