@@ -168,7 +168,22 @@ def _group(values: list[dict]) -> dict[tuple, list[dict]]:
 
 
 def _display(v: dict) -> str:
-    return v.get("display") or format_value(v["value"], v.get("unit"))
+    return (v.get("display") or format_value(v["value"], v.get("unit"))) + _loss_note(v)
+
+
+def _loss_note(v: dict) -> str:
+    """信用减值损失 -48939000000元: a loss printed with its sign is a loss of that amount (and says so)."""
+    notes = templates()["notes"]
+    if v.get("unit") != "money" or not str(v.get("field", "")).endswith(notes["loss_suffix"]):
+        return ""
+    try:
+        number = Decimal(str(v["value"]))
+    except ArithmeticError:
+        return ""
+    if number >= 0:
+        return ""
+    amount = in_requested_unit(-number, "money", "亿元" if -number >= 10 ** 8 else "万元")
+    return notes["negative_loss"].format(amount=amount.split("（")[0] if amount else format_value(-number, "money"))
 
 
 def _label(v: dict) -> str:

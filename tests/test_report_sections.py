@@ -68,3 +68,18 @@ def test_real_report_sections(sample_pdf):
     assert business.pages == [8] and "食品冷冻设备及罐式集装箱" in business.text
     risks = read_section(lines, _topic("风险"))
     assert risks.heading == "(四) 可能面对的风险" and "政策性风险" in risks.text
+
+
+def test_a_section_of_numbered_parts_opens_with_their_titles_and_skips_running_headers():
+    lines = [(56, "三、关键审计事项"), (56, "关键审计事项是我们根据职业判断认为最为重要的事项。"), (56, "(一) 收入确认"),
+             (56, "1. 事项描述"), (57, "2024 年年度报告"), (57, "三、关键审计事项"), (57, "(二) 存货可变现净值"),
+             (57, "四、其他信息")]
+    found = read_section(lines, _topic("关键审计事项"))
+    assert found.text.startswith("主要包括：(一) 收入确认；(二) 存货可变现净值。")
+    assert "其他信息" not in found.text and "2024 年年度报告" not in found.text
+
+
+def test_the_most_specific_heading_wins():
+    lines = [(11, "1.3 发展战略及核心竞争力"), (11, "1.3.1 本行发展战略"), (11, "坚持零售做强。"),
+             (14, "1.3.2 本行核心竞争力"), (14, "综合金融优势显著，科技赋能。"), (15, "1.4 其他")]
+    assert read_section(lines, _topic("核心竞争力")).heading == "1.3.2 本行核心竞争力"

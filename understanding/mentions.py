@@ -122,6 +122,17 @@ def _qualified_field(qualifier: str, m: Mention) -> str | None:
     return None
 
 
+def _qualified_growth(qualifier: str, m: Mention) -> str | None:
+    """「扣非净利润增长率」: the longest match is 净利润增长率 after 扣非; the growth rate of the field the
+    qualifier and the formula's own field spell (扣除非经常性损益后的净利润增长率)."""
+    suffix = intent_rules()["qualifiers"]["growth_formula_suffix"]
+    if m.kind != "formula" or not m.name.endswith(suffix):
+        return None
+    base = _field_of(m.name.removesuffix(suffix))
+    field = _field_of(qualifier.removesuffix(_FILLER) + base) if base else None
+    return change_formula(field, amount=False) if field and field != base else None
+
+
 def _field_of(words: str) -> str | None:
     hit = field_dictionary().resolve(words)
     return hit.name if hit else None
@@ -239,7 +250,9 @@ def specific_quantities(text: str, mentions: list[Mention], *, growth: bool = Tr
             start = _modifier_start(text, m, mentions)
         if start is not None:
             inside = [o for o in mentions if o is not m and start <= o.start and o.end <= m.start]
-            out.append(Specific(text[start:m.end], [*inside, m], field=_qualified_field(text[start:m.start], m)))
+            qualifier = text[start:m.start]
+            out.append(Specific(text[start:m.end], [*inside, m], formula=_qualified_growth(qualifier, m),
+                                field=_qualified_field(qualifier, m)))
         elif (hit := _after(text, m, ("growth", "after") if growth else ("after",))) is not None:
             name, end = hit
             amount = name == "growth" and asks_amount(text[m.end:end].lstrip(_FILLER), text[end:])
@@ -268,6 +281,12 @@ def plainly_named(mentions: list[Mention], specific: list[Specific]) -> set[str]
     return {m.name for m in mentions if id(m) not in covered}
 
 
+def is_share_follow_up(words: str) -> bool:
+    """「占员工总数的比例呢？」: a follow-up asking the previous figure's share of another."""
+    return any(words.startswith(link) for pair in intent_rules()["qualifiers"]["pairs"] for link in pair["link"]
+               if "比例" in pair["formula"])
+
+
 def qualified_follow_up(words: str, said: list[str]) -> str | None:
     """「扣非的呢？」 or 「那同比增长呢？」: ``words`` (the follow-up without its 那 and 呢) only qualify
     what the previous turn asked, ``said`` as it said it. The question they make together (扣非净利润,
@@ -275,6 +294,15 @@ def qualified_follow_up(words: str, said: list[str]) -> str | None:
     q = intent_rules()["qualifiers"]
     if words.removesuffix(_FILLER) in q["before"]:
         return "，".join(words.removesuffix(_FILLER) + s for s in said)
-    if any(words.startswith(w) for w in q["growth"] + q["after"]):
-        return "，".join(s + words for s in said)
+    # 「24年比23年增长了多少」, 「较上年末增长多少」: the years are read elsewhere; what is left is a change.
+    change = _AGAINST_LEAD.sub("", words)
+    if any(change.startswith(w) for w in q["growth"] + q["after"]):
+        return "，".join(s + change for s in said)
+    # 「占员工总数的比例呢」: the previous figure's share of another.
+    if is_share_follow_up(words) and len(said) == 1:
+        return said[0] + words
     return None
+
+
+# What may open a follow-up about a change before its growth word, years masked out: 比, 较, 末 (上年末).
+_AGAINST_LEAD = re.compile(r"^(?:年度?)?(?:[比较]|相比|相较于?|与)?(?:年度?)?(?:年末|末|同期|年底)?")

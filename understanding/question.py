@@ -20,9 +20,10 @@ from understanding.entities import canonical_question, company_index
 from understanding.mentions import (
     Specific,
     find_mentions,
+    is_share_follow_up,
+    pair_formula,
     plainly_named,
     qualified_follow_up,
-    pair_formula,
     specific_quantities,
 )
 from understanding.years import parse_years, resolve_years
@@ -142,6 +143,7 @@ def parse_statistic(text: str, kind: str | None) -> dict | None:
     return stat
 
 
+_AGAINST_PRIOR = re.compile(r"(?:比|较|相比|相较于?|与)(?:上年|去年|上一年|前一年|上年同期|上年末|去年同期)")
 _LEAD = re.compile(r"^(?:那么|那|它的|它|其|该公司的|该公司|这家公司的|还有)+")
 _TAIL = re.compile(r"(?:的)?(?:呢|吗|怎么样|如何|是多少|多少)?[?？。!！]*$")
 
@@ -248,6 +250,8 @@ def understand(question: str, store, *, previous: dict | None = None, llm_intent
         u.companies.append(CompanyRef(c.code, c.full_name, c.short_name, m.mention))
     # Years (before fuzzy matching, so 2019年 is not part of a name) ---------------------------------
     ym = parse_years(text)
+    if _AGAINST_PRIOR.search(text):
+        ym.relative = []  # 「较上年增长」: 上年 is what the change is against, not the year asked
     year_spans = ym.spans
     if ym.refused:  # 2099年, 公元前2019年: named in the answer, never answered for another year
         problems.append("年份超出年报范围：" + "、".join(ym.refused))
@@ -314,6 +318,8 @@ def understand(question: str, store, *, previous: dict | None = None, llm_intent
                 and not any(p.startswith("未识别到公司") for p in problems):
             u.companies = [CompanyRef(**c) for c in prev["companies"]]
             u.resolved_from_context.append("companies")
+        if prev.get("fields") and len(prev["fields"]) == 1 and is_share_follow_up(_follow_up_words(cue_text)):
+            u.fields, u.formula = [], None  # 「占员工总数的比例呢？」: the whole is named, the part is the last turn's
         if not u.fields and not u.formula and prev.get("fields") and not explain:
             if analogous := analogous_field(prev["fields"], cue_text):
                 u.fields = [analogous]
@@ -326,6 +332,11 @@ def understand(question: str, store, *, previous: dict | None = None, llm_intent
                 u.fields = list(dict.fromkeys(m.name for m in found if m.kind == "field"))
                 u.formula = next((m.name for m in found if m.kind == "formula"), None)
                 u.field_mentions.update({m.name: m.text for m in found})
+                if u.formula is None and (pair := pair_formula(asked, found)) is not None:
+                    u.formula, part, whole = pair  # 「占员工总数的比例呢？」 after 研发人员数量
+                    u.fields = [f for f in u.fields if f not in (part.name, whole.name)]
+                    u.field_mentions[u.formula] = u.formula
+                    found = [m for m in found if m is not part and m is not whole]
                 u.resolved_from_context.append("fields")
         if not u.fields and not u.formula and (prev.get("fields") or prev.get("formula")) \
                 and not _own_topic(masked, found, []):
@@ -335,13 +346,13 @@ def understand(question: str, store, *, previous: dict | None = None, llm_intent
             u.resolved_from_context.append("formula" if u.formula and not u.fields else "fields")
             if u.decimals is None:
                 u.decimals = prev.get("decimals")
-            if u.unit_request is None:
-                u.unit_request = prev.get("unit_request")  # 「多少亿」 → 「那上一年呢？」: still in 亿元
             if kind is None and prev.get("statistic") and prev["statistic"].get("kind") != "explain_formula":
                 kind = prev["statistic"].get("kind")
         if not ym.years and not ym.relative and not ym.refused and prev.get("years"):
             u.years = list(prev["years"])
             u.resolved_from_context.append("years")
+    if prev and u.resolved_from_context and u.unit_request is None:
+        u.unit_request = prev.get("unit_request")  # 「多少亿」 → 「那上一年呢？」: still in 亿元
     if not u.years:
         anchor = max(prev["years"]) if prev and prev.get("years") else None
         u.years = resolve_years(ym, default=anchor)
