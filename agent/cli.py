@@ -111,6 +111,7 @@ def show(
 ) -> None:
     """Print one wide-table row with the provenance of each value."""
     # Deferred: LangGraph and SQLAlchemy cost a second or more of imports; `nianbao --help` needs neither.
+    from ingestion.audit import stored_summary
     from knowledge.store import store_for
 
     store = store_for(get_settings())
@@ -126,6 +127,7 @@ def show(
     for p in store.provenance(match.code, year):
         provenance.setdefault(p["field"], p)  # best source first
     fields = store.fields
+    audit = store.audit(match.code, year)  # the report's self-audit: its accounting identities
     if as_json:
         print(_dump({
             "company": {"code": match.code, "name": match.full_name, "short_name": match.short_name},
@@ -139,18 +141,23 @@ def show(
                     "file": provenance.get(name, {}).get("file_name"),
                     "raw_label": provenance.get(name, {}).get("raw_label"),
                     "raw_text": provenance.get(name, {}).get("raw_text"),
+                    "audit": provenance.get(name, {}).get("audit"),
                 }
                 for name, value in row.items()
             },
+            "audit": [{k: r[k] for k in ("identity", "column_name", "statement", "status", "fields", "total",
+                                         "computed", "difference", "tolerance", "file_name")} for r in audit],
         }))
         return
     table = Table(title=f"{match.short_name or match.full_name}（{match.code}）{year} 年")
-    for col in ("字段", "值", "来源", "页"):
+    for col in ("字段", "值", "来源", "页", "恒等式"):
         table.add_column(col)
     for name, value in row.items():
         p = provenance.get(name, {})
-        table.add_row(name, str(value), p.get("source") or "", str(p.get("page") or ""))
+        table.add_row(name, str(value), p.get("source") or "", str(p.get("page") or ""), "✗" if p.get("audit") else "")
     out.print(table)
+    for line in stored_summary(audit):
+        out.print(line, highlight=False, soft_wrap=True, style="red" if line.startswith("✗") else None)
 
 
 def _find_company(store, text: str):

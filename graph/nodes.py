@@ -30,9 +30,7 @@ from graph.verify import supported_numbers, unsupported_numbers
 from ingestion.sample import ensure_sample
 from knowledge.configuration import Settings, settings_from_config
 from knowledge.store import Store, store_for
-from tools.glossary import answer_concept
 from tools.results import ToolResult
-from tools.retrieval import answer_open_question
 from tools.sql import run_generated, strip_model_sql
 from understanding.intent import parse_intent_label
 from understanding.question import Understanding
@@ -164,6 +162,9 @@ async def formula(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
 
 
 async def retrieve(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+    # Deferred: retrieval loads numpy and BM25, which a lookup (and a cold `nianbao ask` of one) never needs.
+    from tools.retrieval import answer_open_question
+
     settings, u = settings_of(config), understanding_of(state)
     if not u.companies:
         return {"result": ToolResult(kind="refusal", missing=["问题所指的公司"]).to_dict()}
@@ -177,6 +178,8 @@ async def retrieve(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
 
 
 async def glossary(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+    from tools.glossary import answer_concept  # deferred, as retrieval: its BM25 loads numpy
+
     result = await _short_tool(config, answer_concept, understanding_of(state).question)
     return {"result": result.to_dict()}
 

@@ -33,6 +33,11 @@ _MUNICIPALITY = re.compile(r"^(北京|上海|天津|重庆)市?")
 _PROVINCE = re.compile(r"^(.{2,8}?(?:省|自治区))")
 _CITY = re.compile(r"^(.{2,8}?(?:市|自治州|地区|盟))")
 _QUALIFIER = re.compile(r"\((?:境内|境外|如有)\)$")
+# Addresses: a cell may list several, one a line ("中国广东省深圳市深南东路 5047 号" / "中国广东省…B 座"); a
+# line that starts an address again is another address, joined with "；" (a wrapped line joins directly).
+ADDRESS_FIELDS = ("注册地址", "办公地址")
+_ADDRESS_START = re.compile(r"^(?:中国|中华人民共和国|北京市|上海市|天津市|重庆市|[^\s市]{2,7}(?:省|自治区))")
+_ADDRESS_END = re.compile(r"[号座室层楼厦)）]$")
 # In the text layer the contacts block reads "电子信箱 <secretary's mailbox>": the text fallback skips it.
 _CONTACT_BLOCK = re.compile(r"联系人和联系方式.*?(?=基本情况简介|$)", re.S)
 
@@ -58,6 +63,15 @@ def _contact_table(rows: list[list[str]], page: int, found: Collector) -> bool:
     return True
 
 
+def _address_list(cell: str) -> str:
+    """A cell of one address per line as "a；b"; any other cell unchanged (its lines join as wrapped)."""
+    lines = [ln.strip() for ln in (cell or "").splitlines() if ln.strip()]
+    if len(lines) < 2 or not all(_ADDRESS_START.match(ln) for ln in lines) or \
+            not all(_ADDRESS_END.search(ln) for ln in lines[:-1]):
+        return cell
+    return "；".join(lines)
+
+
 def _horizontal_table(rows: list[list[str]], page: int, resolve, found: Collector) -> bool:
     """A header row of ≥3 field labels over one row of values (公司股票简况)."""
     for k, row in enumerate(rows[:-1]):
@@ -77,8 +91,10 @@ def _rows(rows: list[list[str]], page: int, resolve, found: Collector) -> None:
         first = _label(row[0]) if row else ""
         if first:
             group = first
-        nonempty = [c for c in row if c.strip()]
-        if len(row) >= 3 and len(nonempty) >= 2 and _label(nonempty[-2]) in SUBLABELS:
+        filled = [i for i, c in enumerate(row) if c.strip()]
+        nonempty = [row[i] for i in filled]
+        # A sub-label in the first column is a row's own label (银行: 办公地址 | … | | ).
+        if len(row) >= 3 and len(nonempty) >= 2 and filled[-2] > 0 and _label(nonempty[-2]) in SUBLABELS:
             # A grouped row: group | sub-label | value.
             sub = _label(nonempty[-2])
             fdef = resolve(group) if group else None
@@ -86,6 +102,8 @@ def _rows(rows: list[list[str]], page: int, resolve, found: Collector) -> None:
                 found.add(typed_value(fdef, nonempty[-1], page, f"{group}/{sub}"))
             continue
         for fdef, label, raw in scan_row(row, lambda text: resolve(_label(text))):
+            if fdef.name in ADDRESS_FIELDS:
+                raw = _address_list(raw)
             found.add(typed_value(fdef, raw, page, label))
 
 

@@ -13,6 +13,9 @@ A bad file never stops the batch: a failure is that file's result; a worker that
 pdfium) is replaced and only its file is reported failed; a worker that runs past the per-file time
 limit (``timeout_s``: camelot or pdfium hung on a page) is killed with SIGKILL — a hung C call cannot be
 interrupted any other way — and replaced, and its file is reported ``timed out after N s``.
+
+The jobs (:func:`hash_job`, :func:`extract_job`), the :class:`Manifest` and :class:`Outcomes` are the same
+on a Ray cluster (:mod:`ingestion.ray_batch`): only who runs the jobs differs.
 """
 
 from __future__ import annotations
@@ -33,10 +36,13 @@ from ingestion.extract import ReportExtraction, extract_report, file_sha256
 from ingestion.lock import OnWait
 from ingestion.pdf_text import PdfError
 from ingestion.pipeline import FAILED, SKIPPED, IngestResult, commit_extraction, skipped_result
+from ingestion.tables import preload as preload_tables
 from knowledge.configuration import Settings
 from knowledge.store import Store
 
 OnResult = Callable[[IngestResult], None]
+# An extraction → the one to write (the capacity benchmark gives each copy of a report its own company-year).
+BeforeWrite = Callable[[ReportExtraction], ReportExtraction]
 
 DEFAULT_TIMEOUT_S = 300.0
 CRASHED = "worker process crashed while reading this file"
@@ -70,7 +76,7 @@ def timed_out_reason(timeout_s: float) -> str:
     return f"timed out after {timeout_s:g} s"
 
 
-def _hash_job(path: str) -> tuple[str | None, str | None]:
+def hash_job(path: str) -> tuple[str | None, str | None]:
     """Runs in a worker: (sha256, None) or (None, why the file cannot be read)."""
     try:
         return file_sha256(path), None
@@ -82,7 +88,7 @@ def _hash_job(path: str) -> tuple[str | None, str | None]:
         return None, f"cannot read file ({exc.strerror or exc})"
 
 
-def _extract_job(path: str, sha: str, trust_content: bool) -> tuple[ReportExtraction | None, str | None, float, float]:
+def extract_job(path: str, sha: str, trust_content: bool) -> tuple[ReportExtraction | None, str | None, float, float]:
     """Runs in a worker: (extraction, failure reason, seconds, peak RSS MiB of the worker)."""
     t0 = time.perf_counter()
     try:
@@ -94,7 +100,7 @@ def _extract_job(path: str, sha: str, trust_content: bool) -> tuple[ReportExtrac
     return ex, reason, time.perf_counter() - t0, peak_rss_mb()
 
 
-class _LazyStore:
+class LazyStore:
     """Opens the database only when there is something to read or write, so a batch of nothing but bad
     files leaves no database behind."""
 
@@ -115,13 +121,15 @@ class _LazyStore:
         return self._store
 
 
-class _Manifest:
+class Manifest:
     """The parent's answer to a worker's "I have file F with sha256 S: extract it?" — from the ``reports``
     table (read only; the writes are the reports' own transactions) and the files claimed in this batch —
     and the one place that commits, keeping to one report per company-year within the batch too."""
 
-    def __init__(self, lazy: _LazyStore, force: bool, trust_content: bool, on_wait: OnWait | None):
+    def __init__(self, lazy: LazyStore, force: bool, trust_content: bool, on_wait: OnWait | None,
+                 before_write: BeforeWrite | None = None):
         self.lazy, self.force, self.trust_content, self.on_wait = lazy, force, trust_content, on_wait
+        self.before_write = before_write
         self.claimed: set[str] = set()
         self.written: dict[tuple[str, int], str] = {}  # company-year → the file of this batch stored for it
 
@@ -139,6 +147,8 @@ class _Manifest:
         ex, reason, seconds, rss = job
         if ex is None:
             return IngestResult(str(path), FAILED, reason, seconds=hash_s + seconds, peak_rss_mb=rss)
+        if self.before_write:
+            ex = self.before_write(ex)
         key = (ex.identity.code, ex.identity.year)
         if key in self.written:  # even --force replaces only what was stored before this batch
             return IngestResult(str(path), FAILED, f"{key[0]} {key[1]} 在本批中已有另一份年报 {self.written[key]}",
@@ -149,6 +159,27 @@ class _Manifest:
             self.written[key] = path.name
         result.seconds = hash_s + seconds + result.seconds
         return result
+
+
+class Outcomes:
+    """One result per file, kept in the files' order; ``on_result`` hears each as it is settled."""
+
+    def __init__(self, files: list[Path], on_result: OnResult | None):
+        self.files, self.on_result = files, on_result
+        self.results: dict[int, IngestResult] = {}
+
+    def emit(self, i: int, result: IngestResult) -> None:
+        self.results[i] = result
+        if self.on_result:
+            self.on_result(result)
+
+    def ordered(self) -> list[IngestResult]:
+        return [self.results[i] for i in range(len(self.files))]
+
+
+def check_timeout(timeout_s: float | None) -> None:
+    if timeout_s is not None and timeout_s <= 0:
+        raise ValueError("timeout_s must be positive (or None for no limit)")
 
 
 def ingest_paths(settings: Settings, paths: Iterable[str | Path], *, workers: int = 1, force: bool = False,
@@ -162,22 +193,15 @@ def ingest_paths(settings: Settings, paths: Iterable[str | Path], *, workers: in
     ``timeout_s`` is the limit per file, for reading (hashing) it and again for extracting it; a file
     past it is reported failed and its worker killed. ``timeout_s=None`` with ``workers=1`` extracts in
     this process (no limit: for debugging and profiling)."""
+    check_timeout(timeout_s)
     files = collect_pdfs(paths)
-    lazy = _LazyStore(settings)
-    manifest = _Manifest(lazy, force, trust_content, on_wait)
-    results: dict[int, IngestResult] = {}
-
-    def emit(i: int, r: IngestResult) -> None:
-        results[i] = r
-        if on_result:
-            on_result(r)
-
-    if timeout_s is not None and timeout_s <= 0:
-        raise ValueError("timeout_s must be positive (or None for no limit)")
+    manifest = Manifest(LazyStore(settings), force, trust_content, on_wait)
+    outcomes = Outcomes(files, on_result)
+    emit = outcomes.emit
     if timeout_s is None and workers <= 1:
         for i, path in enumerate(files):
             t0 = time.perf_counter()
-            sha, reason = _hash_job(str(path))
+            sha, reason = hash_job(str(path))
             if sha is None:
                 emit(i, IngestResult(str(path), FAILED, reason))
                 continue
@@ -185,10 +209,10 @@ def ingest_paths(settings: Settings, paths: Iterable[str | Path], *, workers: in
             if skipped:
                 emit(i, skipped)
                 continue
-            emit(i, manifest.finish(path, _extract_job(str(path), sha, trust_content), time.perf_counter() - t0))
+            emit(i, manifest.finish(path, extract_job(str(path), sha, trust_content), time.perf_counter() - t0))
     elif files:
         _Pool(files, min(max(workers, 1), len(files)), timeout_s, manifest, emit).run()
-    return [results[i] for i in range(len(files))]
+    return outcomes.ordered()
 
 
 # The worker processes ----------------------------------------------------------------------------------
@@ -209,10 +233,10 @@ def _worker_main(conn, inherited_fds: tuple[int, ...], trust_content: bool) -> N
     try:
         while (path := conn.recv()) is not None:
             t0 = time.perf_counter()
-            sha, reason = _hash_job(path)
+            sha, reason = hash_job(path)
             conn.send(("hashed", sha, reason, time.perf_counter() - t0))
             if sha is not None and conn.recv():
-                conn.send(("done", _extract_job(path, sha, trust_content)))
+                conn.send(("done", extract_job(path, sha, trust_content)))
     except (EOFError, OSError):  # the parent is gone
         pass
 
@@ -227,7 +251,7 @@ class _Slot:
 
 
 class _Pool:
-    def __init__(self, files: list[Path], size: int, timeout_s: float | None, manifest: _Manifest,
+    def __init__(self, files: list[Path], size: int, timeout_s: float | None, manifest: Manifest,
                  emit: Callable[[int, IngestResult], None]):
         self.files, self.size, self.timeout_s = files, size, timeout_s
         self.manifest, self.emit = manifest, emit
@@ -317,6 +341,10 @@ class _Pool:
         self._settle(slot, IngestResult(str(self.files[slot.index]), FAILED, CRASHED + detail), kill=True)
 
     def run(self) -> None:
+        if self.fork:
+            # Forked workers inherit camelot's imports (a second: opencv, pandas) instead of each paying them, and
+            # again every worker that replaces a killed one.
+            preload_tables()
         try:
             for _ in range(self.size):
                 self._assign(self._start())

@@ -28,7 +28,9 @@ _STYLE = {"ok": "green", "skipped": "yellow", "failed": "red"}
 
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="PDF files or directories of them")],
-    workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="worker processes")] = 1,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", "-w", min=1, help="worker processes (default 1); with --ray, files in flight at once "
+        "(default: the cluster's CPUs)")] = None,
     force: Annotated[bool, typer.Option("--force", help="re-ingest files already in the manifest, and replace the "
                                         "stored report of a company-year by a file of it with other bytes")] = False,
     trust_content: Annotated[bool, typer.Option("--trust-content", help="when a file's name declares another company "
@@ -37,27 +39,42 @@ def ingest(
     timeout_s: Annotated[float, typer.Option(
         "--timeout-s", min=0.001, help="per-file time limit in seconds: a file past it is reported failed and its "
         "worker killed and replaced")] = 300.0,
+    use_ray: Annotated[bool, typer.Option(
+        "--ray", help="extract as tasks on a Ray cluster (the ray extra): the one at --ray-address, else "
+        "$RAY_ADDRESS, else a local Ray started for this run; this process writes the database")] = False,
+    ray_address: Annotated[str | None, typer.Option(
+        "--ray-address", metavar="ADDRESS", help="the cluster for --ray (implies it): auto, ray://HOST:PORT or "
+        "HOST:PORT")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the batch summary as JSON on stdout "
+                                          "(the per-file lines then go to stderr)")] = False,
 ) -> None:
     """Ingest annual-report PDFs: wide-table rows, provenance and text chunks. Company and year are read from each
     report's pages; the file name is a hint checked against them."""
     # Deferred: loaded only when this command runs, so `nianbao` starts without it.
     from ingestion.batch import collect_pdfs, ingest_paths
+    from ingestion.progress import BatchProgress
 
+    use_ray = use_ray or ray_address is not None
+    if use_ray:
+        require("ray", "nianbao ingest --ray")
     if get_settings().retrieval.embedding_model_dir:  # the chunks go into the dense index too
         require("models", "dense indexing (retrieval.embedding_model_dir)")
     files = collect_pdfs(paths)
     if not files:
         err.print("no PDF files found in: " + ", ".join(map(str, paths)))
         raise typer.Exit(1)
-    counts = {"ok": 0, "skipped": 0, "failed": 0}
+    lines = err if as_json else out
+    progress = BatchProgress(len(files), "ray" if use_ray else "processes", workers if use_ray else workers or 1)
     with Progress(TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.description}"), console=out, transient=True) as progress:
-        task = progress.add_task("", total=len(files))
+                  TextColumn("{task.description}"), console=lines, transient=True) as bar:
+        task = bar.add_task("", total=len(files))
 
         def on_result(r) -> None:
-            counts[r.status] += 1
-            progress.console.print(f"[{_STYLE[r.status]}]{r.line()}[/]", highlight=False, soft_wrap=True)
-            progress.update(task, advance=1, description=Path(r.path).name[:40])
+            progress.add(r)
+            # The rates on every line too: a log (CI, nohup) never shows the live bar.
+            bar.console.print(f"[{_STYLE[r.status]}]{r.line()}[/]  [dim]{progress.status()}[/]", highlight=False,
+                              soft_wrap=True)
+            bar.update(task, advance=1, description=progress.status())
 
         waited: list[str] = []
 
@@ -66,10 +83,19 @@ def ingest(
                 err.print(f"[yellow]{message}[/]", highlight=False)
             waited.append(message)
 
-        ingest_paths(get_settings(), files, workers=workers, force=force, trust_content=trust_content,
-                     on_result=on_result, timeout_s=timeout_s, on_wait=on_wait)
-    out.print(f"{len(files)} files: {counts['ok']} ok, {counts['skipped']} skipped, {counts['failed']} failed")
-    if counts["failed"]:
+        common = {"force": force, "trust_content": trust_content, "on_result": on_result, "timeout_s": timeout_s,
+                  "on_wait": on_wait}
+        if use_ray:
+            # Deferred: the ray extra, only for a run on Ray.
+            from ingestion.ray_batch import ingest_paths_ray
+
+            ingest_paths_ray(get_settings(), files, address=ray_address, max_in_flight=workers, **common)
+        else:
+            ingest_paths(get_settings(), files, workers=workers or 1, **common)
+    lines.print(progress.closing_line(), highlight=False)
+    if as_json:
+        typer.echo(json.dumps(progress.summary(), ensure_ascii=False, default=str))
+    if progress.counts["failed"]:
         raise typer.Exit(1)
 
 

@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
+from ingestion.audit import AuditResult, audit_statements
 from ingestion.basic_info import extract_basic
 from ingestion.filenames import ReportIdentity
 from ingestion.identity import report_identity
+from ingestion.indicators import extract_indicators
 from ingestion.locate import locate, statement_unit
-from ingestion.pdf_text import read_pdf_text
+from ingestion.pdf_text import PdfText, read_pdf_text
 from ingestion.rd import extract_rd
 from ingestion.sections import find_sections
 from ingestion.staff import extract_staff
-from ingestion.statement_text import text_tables
+from ingestion.statement_text import last_page, text_tables
 from ingestion.statements import StatementResult, parse_statement
 from ingestion.tables import extract_tables
+from knowledge.fields import field_dictionary
 from knowledge.store import Company, Value
 from understanding.entities import core_forms
-from understanding.romanized import latin_aliases
+from understanding.romanized import latin_aliases, latin_key
 
 
 @dataclass
@@ -33,23 +38,47 @@ class ReportExtraction:
     current: list[Value] = field(default_factory=list)  # the report's own year
     prior: list[Value] = field(default_factory=list)  # the prior-year column
     restated: list[Value] = field(default_factory=list)  # prior-year figures marked 调整后
+    # Earlier years' figures of the indicator tables (主要会计数据 prints three years): year → values, a
+    # 调整前 figure before its 调整后 one (written in order, the 调整后 one stays in the cell)
+    earlier: dict[int, list[Value]] = field(default_factory=dict)
     statements: dict[str, StatementResult] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    audit: AuditResult | None = None  # the statements' accounting identities (ingestion.audit), checked by the worker
 
     @property
     def company(self) -> Company:
         """The registry entry: names and codes as printed — an A+B-share company's every short name and
         code (「苏常柴 A、苏常柴 B」, 「000570、200570」) — and its Latin-letter names."""
         ident = self.identity
-        printed = {v.field: str(v.value) for v in self.current if v.field in ("公司简称", "证券代码", "外文名称")}
+        printed = {v.field: str(v.value) for v in self.current
+                   if v.field in ("公司简称", "证券代码", "外文名称", "外文名称缩写", "变更前股票简称")}
         short_names = share_classes(ident.short_name) + share_classes(printed.get("公司简称"))
+        # A former short name (四方冷链, 金宇集团) still names the company; so does its English abbreviation (SQTEG).
+        former = [n for n in share_classes(printed.get("变更前股票简称")) if re.search(r"[\u4e00-\u9fff]", n)]
+        abbreviation = [k for k in [latin_key(printed.get("外文名称缩写") or "")] if len(k) >= 3]
         short_name = short_names[0] if short_names else None
         codes = [c for c in share_classes(printed.get("证券代码")) if re.fullmatch(r"\d{6}", c) and c != ident.code]
         full_name = ident.full_name or short_name or ident.code
         cores = core_forms(Company(ident.code, full_name, short_name))
         latin = latin_aliases([*short_names, *cores], printed.get("外文名称"))
-        aliases = tuple(dict.fromkeys([*short_names, *codes, *latin]))
+        aliases = tuple(dict.fromkeys([*short_names, *codes, *former, *abbreviation, *latin]))
         return Company(ident.code, full_name, short_name, aliases)
+
+
+COST_AS_PRINTED = "报表中以减项（负数）列示"
+
+
+def costs_as_amounts(values: list[Value]) -> list[Value]:
+    """A cost printed as a deduction (a bank's 利息支出 (104,954), 所得税费用 (10,230)) is stored as the amount
+    it is, positive, the print kept in the note; the statements themselves (the audit reads them) keep the
+    printed signs."""
+    fields = field_dictionary()
+    out = []
+    for v in values:
+        if v.field in fields and fields[v.field].cost and isinstance(v.value, Decimal) and v.value < 0:
+            v = dataclasses.replace(v, value=-v.value, note="；".join(filter(None, [v.note, COST_AS_PRINTED])))
+        out.append(v)
+    return out
 
 
 def share_classes(cell: str | None) -> list[str]:
@@ -76,17 +105,24 @@ def fill_from(res: StatementResult, alt: StatementResult) -> None:
         mine += [v for v in theirs if v.field not in have]
 
 
+def _until_last(kind: str, pages: list[int], text: PdfText) -> list[int]:
+    last = last_page(kind, {p: text.page(p) for p in pages})
+    return pages if last is None else pages[:pages.index(last) + 1]
+
+
 def extract_report(path: str | Path, sha256: str | None = None, *, trust_content: bool = False) -> ReportExtraction:
     """Raises :class:`~ingestion.pdf_text.PdfError` for a file that cannot be ingested, and
     :class:`~ingestion.identity.IdentityMismatch` when its name declares another company-year than its pages
     (``trust_content``: the pages' identity is taken instead)."""
     path = Path(path)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     text = read_pdf_text(path)
     t1 = time.perf_counter()
     sections = find_sections(text.pages)
     where = locate(text.pages, sections)
-    tables = extract_tables(path, where.all_pages())
+    # camelot (the costly part) reads a statement's pages only up to the one printing its last line item.
+    read = {kind: _until_last(kind, pages, text) for kind, pages in where.statements.items()}
+    tables = extract_tables(path, sorted({p for ps in (*read.values(), *where.tables.values()) for p in ps}))
     t2 = time.perf_counter()
 
     def subset(pages: list[int]):
@@ -103,16 +139,26 @@ def extract_report(path: str | Path, sha256: str | None = None, *, trust_content
     statements = {}
     for kind, pages in where.statements.items():
         unit = statement_unit(kind, text.page(pages[0]))
-        res = parse_statement(kind, [t for p in pages for t in tables.get(p, [])], unit, boundaries=where.boundaries.get(kind, set()))
+        res = parse_statement(kind, [t for p in read[kind] for t in tables.get(p, [])], unit,
+                              boundaries=where.boundaries.get(kind, set()))
         # The text layer fills what the tables missed (camelot cut a table short, or found none).
         fill_from(res, parse_statement(kind, text_tables(kind, {p: text.page(p) for p in pages}), unit))
         statements[kind] = res
         current += res.current
         prior += res.prior
         restated += res.restated
+    # The headline indicators fill the report's year where the statements are silent (扣非净利润, ROE, a
+    # bank's 归属于本行股东的净利润 and ratios), and give the earlier years they print.
+    indicators = extract_indicators(*subset(where.tables.get("indicators", [])), ident.year)
+    have = {v.field for v in current}
+    current += [v for v in indicators.of_year(ident.year) if v.field not in have]
+    earlier = {year: values for year, values in indicators.by_year.items() if year < ident.year}
     t3 = time.perf_counter()
     return ReportExtraction(
         path=str(path), sha256=sha256 or file_sha256(path), identity=ident, pages=text.pages,
-        current=current, prior=prior, restated=restated, statements=statements,
-        timings={"text_s": t1 - t0, "tables_s": t2 - t1, "parse_s": t3 - t2, "total_s": t3 - t0},
+        current=costs_as_amounts(current), prior=costs_as_amounts(prior), restated=costs_as_amounts(restated),
+        earlier={year: costs_as_amounts(values) for year, values in earlier.items()}, statements=statements,
+        audit=audit_statements(statements),
+        timings={"text_s": t1 - t0, "tables_s": t2 - t1, "parse_s": t3 - t2, "total_s": t3 - t0,
+                 "cpu_s": time.process_time() - cpu0},  # this process's CPU: the figure a busy machine leaves honest
     )

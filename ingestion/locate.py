@@ -1,4 +1,5 @@
-"""Page recall: where the consolidated statements and the basic-info, staff and R&D tables are.
+"""Page recall: where the consolidated statements, the basic-info, staff and R&D tables and the headline
+indicators (主要会计数据和财务指标) are.
 
 Statements are found by their heading line (a line that is only "合并资产负债表", possibly numbered),
 never by a mention in running text (the audit opinion names them in sentences) or the table of contents.
@@ -10,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ingestion.numbers import find_unit
 from ingestion.sections import SectionMap
@@ -32,8 +34,10 @@ PLAIN_HEADINGS = {"balance": ("资产负债表",), "income": ("利润表", "损�
 ENDING_HEADINGS = (
     *[h for hs in CONSOLIDATED_HEADINGS.values() for h in hs],
     "母公司资产负债表", "母公司利润表", "母公司现金流量表", "公司资产负债表", "公司利润表", "公司现金流量表",
+    # Banks print the parent's statements as 银行… after the group's (合并…) ones.
+    "银行资产负债表", "银行利润表", "银行现金流量表",
     "合并所有者权益变动表", "合并股东权益变动表", "母公司所有者权益变动表", "母公司股东权益变动表",
-    "所有者权益变动表", "股东权益变动表",
+    "所有者权益变动表", "股东权益变动表", "合并及银行股东权益变动表", "合并及公司股东权益变动表",
 )
 MAX_STATEMENT_PAGES = 8
 
@@ -50,11 +54,24 @@ TABLE_KEYWORDS = {
 }
 # Sections each table lives in (by title keyword), used to prefer the right candidate page.
 TABLE_SECTIONS = {"basic": ("公司简介",), "staff": ("员工",), "rd": ("经营情况", "管理层讨论")}
+# More words that carry a table onto the next page (公司简介's 备置地点 and auditor rows may stand there alone).
+NEXT_PAGE_KEYWORDS = {"basic": ("年度报告备置地点", "会计师事务所")}
+
+# 主要会计数据和财务指标 (three years, 分季度, 非经常性损益; banks' 关键指标 and 监管指标): the run of pages from
+# the first that names 主要会计数据 (with 加权平均净资产收益率 within three pages), while pages keep naming
+# indicators, up to the page where the next section starts.
+INDICATOR_START = ("主要会计数据", "会计数据和财务指标")
+INDICATOR_CONFIRM = "加权平均净资产收益率"
+INDICATOR_KEYWORDS = ("主要会计数据", "主要财务指标", "加权平均净资产收益率", "非经常性损益", "分季度",
+                      "每股收益", "不良贷款率", "拨备覆盖率", "资本充足率", "净息差", "成本收入比", "流动性覆盖率",
+                      "净稳定资金比例", "杠杆率", "偿付能力", "风险覆盖率", "净资本")
+MAX_INDICATOR_PAGES = 8
 
 _ENUM = re.compile(r"^(?:[一二三四五六七八九十]+[、.]|\(?[一二三四五六七八九十\d]+[)、.]|[(（]?[一二三四五六七八九十]+[)）])")
 _TRAIL = re.compile(r"\((?:续|续表|合并|未经审计)\)$")
 
 
+@lru_cache(maxsize=1 << 16)  # locate reads every line of the financial section once per heading kind
 def heading_form(line: str) -> str:
     """A line as a possible heading: NFKC, no spaces, no enumeration prefix or (续) suffix."""
     text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", line))
@@ -130,13 +147,41 @@ def locate_tables(pages: list[str], sections: SectionMap | None = None) -> dict[
         best = max(scored)[3]
         # The table may run onto the next page: take it when it names any keyword too.
         nxt = re.sub(r"\s+", "", pages[best]) if best < len(pages) else ""
-        out[kind] = [best] + ([best + 1] if any(k in nxt for k in keywords) else [])
+        carry = (*keywords, *NEXT_PAGE_KEYWORDS.get(kind, ()))
+        out[kind] = [best] + ([best + 1] if any(k in nxt for k in carry) else [])
     return out
+
+
+def locate_indicators(pages: list[str], sections: SectionMap | None = None) -> list[int]:
+    flat = [re.sub(r"\s+", "", text) for text in pages]
+    fin = sections.find("财务报告", "财务报表") if sections else None
+    last = (fin.start - 1 if fin else len(pages))
+    for start in range(1, last + 1):
+        text = flat[start - 1]
+        if "......" in text or not any(k in text for k in INDICATOR_START):
+            continue
+        if not any(INDICATOR_CONFIRM in flat[p - 1] for p in range(start, min(start + 3, last + 1))):
+            continue
+        own = sections.at(start) if sections else None
+        found = [start]
+        for p in range(start + 1, min(start + MAX_INDICATOR_PAGES, last + 1)):
+            if not any(k in flat[p - 1] for k in INDICATOR_KEYWORDS):
+                break
+            found.append(p)
+            sec = sections.at(p) if sections else None
+            if sec is not None and sec is not own and sec.start == p:
+                break  # the next section opens here; the table may still end on this page
+        return found
+    return []
 
 
 def locate(pages: list[str], sections: SectionMap | None = None) -> Located:
     statements, boundaries = locate_statements(pages, sections)
-    return Located(statements, locate_tables(pages, sections), boundaries)
+    tables = locate_tables(pages, sections)
+    indicators = locate_indicators(pages, sections)
+    if indicators:
+        tables["indicators"] = indicators
+    return Located(statements, tables, boundaries)
 
 
 def statement_unit(kind: str, page_text: str) -> str:

@@ -1,13 +1,35 @@
-"""员工情况: headcount (在职员工的数量合计 → 职工总数), 专业构成 and 教育程度 rows, 研发人员 when listed."""
+"""员工情况: headcount (在职员工的数量合计 → 职工总数), 专业构成 and 教育程度 rows, 研发人员 when listed.
+
+Banks describe their staff in a sentence instead ("本集团共有在职员工 41,011 人（含派遣人员），需承担退休费的
+离职职工 79 人；其中，本行在职员工 40,617 人"): those counts fill what the tables did not give.
+"""
 
 from __future__ import annotations
 
-from ingestion.keyvalue import collect, resolver_for
+import re
+
+from ingestion.keyvalue import Collector, collect, resolver_for
+from ingestion.numbers import parse_count
 from ingestion.tables import PageTable
 from knowledge.store import Value
 
 # 研发人员 listed under 专业构成 fills 研发人员数量 (the R&D table, read first, wins when it has one).
 STAFF_RD_FIELDS = ("研发人员数量",)
+PROSE_COUNTS = (
+    (re.compile(r"共有在职员工\s*([\d,]+)\s*人"), "职工总数"),
+    (re.compile(r"(?:本行|母公司)在职员工\s*([\d,]+)\s*人"), "母公司在职员工的数量"),
+    (re.compile(r"需承担(?:退休费|费用)的离(?:退休|职)职工\s*([\d,]+)\s*人"), "离退休职工人数"),
+)
+
+
+def _prose_counts(page_texts: dict[int, str], found: Collector) -> None:
+    for page, text in sorted(page_texts.items()):
+        flat = "".join(line.strip() for line in text.splitlines())
+        for pattern, name in PROSE_COUNTS:
+            m = pattern.search(flat)
+            count = parse_count(m[1]) if m else None
+            if count is not None:
+                found.add(Value(name, count, page=page, raw_label=m[0], raw_text=m[1]))
 
 
 def extract_staff(tables: dict[int, list[PageTable]], page_texts: dict[int, str]) -> list[Value]:
@@ -17,4 +39,6 @@ def extract_staff(tables: dict[int, list[PageTable]], page_texts: dict[int, str]
         f = resolve_any(label)
         return f if f is not None and (f.statement == "staff" or f.name in STAFF_RD_FIELDS) else None
 
-    return collect(tables, page_texts, resolve).list()
+    found = collect(tables, page_texts, resolve)
+    _prose_counts(page_texts, found)
+    return found.list()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from ingestion.numbers import clean_cell, parse_number, to_yuan
 from ingestion.tables import PageTable
-from knowledge.fields import FieldDictionary, field_dictionary
+from knowledge.fields import FieldDictionary, field_dictionary, normalize_label
 from knowledge.store import Value
 
 # The last line item of each statement: once it has been read, later tables belong to something else.
@@ -25,6 +25,12 @@ TERMINAL_FIELDS = {
 }
 # Figures per share are in 元/股 whatever the table's unit.
 PER_SHARE_FIELDS = ("基本每股收益", "稀释每股收益")
+# A label naming two figures at once ("基本及稀释每股收益", "基本/稀释每股收益": banks, whose two are equal)
+# resolves to the first; it gives the second too when it names it (field → (second field, the word naming it)).
+JOINT_FIELDS = {"基本每股收益": ("稀释每股收益", "稀释")}
+# Banks print the cash-flow supplement (补充资料: 现金的年末余额 …) on the statement's own pages, after its
+# last line item: reading resumes there.
+SUPPLEMENT_LABELS = {"cash_flow": ("补充资料",)}
 
 # Header cells naming a period. Current: 本期/本年/期末/年末; prior: 上期/上年/期初/年初.
 _YEAR = re.compile(r"((?:19|20)\d{2})")
@@ -123,6 +129,8 @@ class StatementParser:
         self._layout: Layout | None = None
         self._pending: list[str] = []  # label rows without figures (a label may wrap onto the next rows)
         self.done = False
+        self._ended_by_header = False  # done because the next statement's header came (not the last item)
+        self._in_supplement = False
         # Pages with a statement heading; elsewhere a header after data is the same table's header
         # repeated at the top of a new page.
         self.boundaries = boundaries
@@ -139,15 +147,28 @@ class StatementParser:
             number = to_yuan(number, self.unit)
         return Value(fdef.name, number, page=page, raw_label=label, raw_text=clean_cell(raw), note=note)
 
+    @property
+    def may_resume(self) -> bool:
+        """Done after the last line item, with a supplement that may still follow."""
+        return bool(SUPPLEMENT_LABELS.get(self.kind)) and not (self._ended_by_header or self._in_supplement)
+
+    def _resumes(self, row: list[str]) -> bool:
+        """After the last line item: whether this row opens the statement's supplement."""
+        return self.may_resume and any(normalize_label(c) in SUPPLEMENT_LABELS[self.kind] for c in row if c)
+
     def feed_rows(self, rows: list[list[str]], page: int) -> None:
         for row in rows:
             if self.done:
-                return
+                if header_layout(row) is not None and (self.boundaries is None or page in self.boundaries):
+                    self._ended_by_header = True  # the next statement starts: its 补充资料 is not ours
+                if self._resumes(row):
+                    self.done, self._in_supplement, self._pending = False, True, []
+                continue
             layout = header_layout(row)
             if layout is not None:
                 if (self.result.current or self.result.prior) and (self.boundaries is None or page in self.boundaries):
                     # A second header after data: the next statement (e.g. the 母公司 one) starts here.
-                    self.done = True
+                    self.done = self._ended_by_header = True
                     return
                 self._layout = layout
                 continue
@@ -181,6 +202,14 @@ class StatementParser:
         self._pending = []
         if fdef is None:
             return
+        joint = JOINT_FIELDS.get(fdef.name)
+        named = [fdef] + ([self.fields[joint[0]]] if joint and joint[1] in normalize_label(label) else [])
+        for f in named:
+            self._record(f, lay, cells, page, label)
+        if fdef.name in TERMINAL_FIELDS.get(self.kind, ()) and has_values:
+            self.done = True
+
+    def _record(self, fdef, lay: Layout, cells: dict, page: int, label: str) -> None:
         cur = self._value(fdef, cells.get(lay.current_col, ""), page, label) if lay.current_col is not None else None
         if cur is not None and fdef.name not in self._seen_current:
             self._seen_current.add(fdef.name)
@@ -196,8 +225,6 @@ class StatementParser:
             if restated is not None and fdef.name not in self._seen_restated:
                 self._seen_restated.add(fdef.name)
                 self.result.restated.append(restated)
-        if fdef.name in TERMINAL_FIELDS.get(self.kind, ()) and has_values:
-            self.done = True
 
 
 def parse_statement(kind: str, tables: list[PageTable], unit: str, fields: FieldDictionary | None = None,
@@ -211,8 +238,10 @@ def parse_statement(kind: str, tables: list[PageTable], unit: str, fields: Field
     start = next((i for i, (page, row) in enumerate(rows) if page == first and header_layout(row)), 0)
     for page, row in rows[start:]:
         parser.feed_rows([row], page)
-        if parser.done:
+        if parser.done and not parser.may_resume:
             break
+        if parser.done:
+            continue
         if page not in parser.result.pages and (parser.result.current or parser.result.prior):
             parser.result.pages.append(page)
     return parser.result

@@ -15,6 +15,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "finetune": ("torch", "transformers", "peft", "datasets", "accelerate"),
     "postgres": ("psycopg", "langgraph.checkpoint.postgres"),
     "gpu": ("gptqmodel",),
+    "ray": ("ray",),
 }
 
 EXIT_CODE = 2

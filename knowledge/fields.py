@@ -57,6 +57,7 @@ class FieldDef:
     synonyms: tuple[str, ...] = ()
     desc: str = ""
     sum_of: tuple[str, ...] = ()
+    cost: bool = False  # an expense or outflow: an amount, stored positive (fields.toml header)
 
     @property
     def surface_forms(self) -> tuple[str, ...]:
@@ -128,6 +129,7 @@ def load_field_dictionary(path: Path | None = None) -> FieldDictionary:
                 synonyms=tuple(entry.get("synonyms", ())),
                 desc=entry.get("desc", ""),
                 sum_of=tuple(entry.get("sum_of", ())),
+                cost=bool(entry.get("cost", False)),
             )
     if path is None:  # the shipped dictionary also knows how questions name fields (colloquial, English)
         for name, forms in ((n, fs) for table in question_forms()["fields"].values() for n, fs in table.items()):

@@ -139,6 +139,24 @@ def build_metadata(fields: FieldDictionary) -> MetaData:
         Column("raw_label", Text),
         Column("raw_text", Text),
         Column("note", Text),  # e.g. "restated (调整后)"
+        Column("audit", Text),  # the report's accounting identities this value fails, "; "-joined (else NULL)
+    )
+    Table(
+        "report_audit",  # the self-audit of a report: each identity in each column it prints
+        md,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("report_id", Integer, ForeignKey("reports.id"), nullable=False, index=True),
+        Column("company_code", String(12), nullable=False),
+        Column("year", Integer, nullable=False),  # the year of the column audited
+        Column("column_name", String(16), nullable=False),  # current | prior | restated
+        Column("statement", String(16), nullable=False),
+        Column("identity", Text, nullable=False),
+        Column("status", String(16), nullable=False),  # passed | failed | not_checked
+        Column("fields", Text, nullable=False),  # JSON list: the values used, or those missing
+        Column("total", Text),  # exact decimal text, yuan
+        Column("computed", Text),
+        Column("difference", Text),
+        Column("tolerance", Text),
     )
     Table(
         "chunks",
@@ -207,13 +225,15 @@ class Store:
 
     def _create_missing(self) -> None:
         self.metadata.create_all(self.engine)
-        existing = {c["name"] for c in inspect(self.engine).get_columns(WIDE_TABLE)}
-        missing = [c for c in self.t[WIDE_TABLE].columns if c.name not in existing]
-        if missing:
-            with self.engine.begin() as conn:
-                for col in missing:
-                    ddl = col.type.compile(dialect=self.engine.dialect)
-                    conn.execute(text(f'ALTER TABLE {WIDE_TABLE} ADD COLUMN "{col.name}" {ddl}'))
+        # New fields of the dictionary, and columns added since a database was made (provenance.audit).
+        for table in (WIDE_TABLE, "provenance"):
+            existing = {c["name"] for c in inspect(self.engine).get_columns(table)}
+            missing = [c for c in self.t[table].columns if c.name not in existing]
+            if missing:
+                with self.engine.begin() as conn:
+                    for col in missing:
+                        ddl = col.type.compile(dialect=self.engine.dialect)
+                        conn.execute(text(f'ALTER TABLE {table} ADD COLUMN "{col.name}" {ddl}'))
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
@@ -313,6 +333,7 @@ class Store:
         ):
             touched.setdefault((code, year), set()).add(field)
         conn.execute(prov.delete().where(prov.c.report_id == report_id))
+        conn.execute(self.t["report_audit"].delete().where(self.t["report_audit"].c.report_id == report_id))
         conn.execute(self.t["chunks"].delete().where(self.t["chunks"].c.report_id == report_id))
         conn.execute(self.t["reports"].delete().where(self.t["reports"].c.id == report_id))
         for (code, year), fields in touched.items():
@@ -492,6 +513,37 @@ class Store:
         out = [dict(zip(cols, row)) for row in rows]
         out.sort(key=lambda r: (-SOURCE_RANK.get(r["source"], 0), r["id"]))
         return out
+
+    # The self-audit ----------------------------------------------------------------------------
+    def record_audit(self, conn, report_id: int, company_code: str, checks: Iterable[dict]) -> None:
+        """Store a report's audit (``checks``: ``year, column_name, statement, identity, status, fields`` and
+        the decimals ``total, computed, difference, tolerance``), and flag, in the provenance this report
+        gave, each value a failed identity used."""
+        rows = [{**c, "report_id": report_id, "company_code": company_code,
+                 "fields": json.dumps(list(c["fields"]), ensure_ascii=False),
+                 **{k: None if c.get(k) is None else _exact_text(c[k])
+                    for k in ("total", "computed", "difference", "tolerance")}} for c in checks]
+        if not rows:
+            return
+        conn.execute(self.t["report_audit"].insert(), rows)
+        flags: dict[tuple[int, str], list[str]] = {}
+        for c in checks:
+            if c["status"] == "failed":
+                for f in c["fields"]:
+                    flags.setdefault((int(c["year"]), f), []).append(c["identity"])
+        prov = self.t["provenance"]
+        for (year, f), identities in flags.items():
+            conn.execute(prov.update().where(prov.c.report_id == report_id, prov.c.year == year, prov.c.field == f)
+                         .values(audit="; ".join(dict.fromkeys(identities))))
+
+    def audit(self, company_code: str, year: int) -> list[dict]:
+        """The audited identities of a company-year (its own report's current column, and the prior-year
+        columns of the next one), with the report's file; ``fields`` as a list."""
+        audit, reports = self.t["report_audit"], self.t["reports"]
+        q = (select(audit, reports.c.file_name).join(reports, reports.c.id == audit.c.report_id)
+             .where(audit.c.company_code == company_code, audit.c.year == int(year)).order_by(audit.c.id))
+        with self.engine.connect() as c:
+            return [{**r, "fields": json.loads(r["fields"])} for r in c.execute(q).mappings()]
 
     # Chunks ------------------------------------------------------------------------------------
     def add_chunks(self, conn, rows: list[dict]) -> None:

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import glob
-import os
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -89,41 +84,17 @@ def chunk_store(settings):
     return store
 
 
-def _pg_bin(name: str) -> str | None:
-    return shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))), None)
-
-
-def _as_postgres_user(cmd: list[str]) -> list[str]:
-    # initdb refuses to run as root; the Debian package creates the `postgres` user.
-    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
-
-
 @pytest.fixture(scope="session")
 def postgres_cluster():
     """A throw-away PostgreSQL cluster (initdb + pg_ctl on a private socket, no TCP) for the session: its
     libpq URL of the ``postgres`` database. Skipped where the server binaries or psycopg are missing."""
     pytest.importorskip("psycopg")
-    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-    if not initdb or not pg_ctl:
+    from benchmarks.postgres_server import have_postgres_server, throwaway_postgres
+
+    if not have_postgres_server():
         pytest.skip("PostgreSQL server binaries not installed")
-    # Not under pytest's tmp dir: that is private to root, and the server runs as `postgres`.
-    root = Path(tempfile.mkdtemp(prefix="nianbao-pg-"))
-    data, sock = root / "data", root / "sock"
-    sock.mkdir()
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres")
-        shutil.chown(sock, "postgres")
-    subprocess.run(_as_postgres_user([initdb, "-D", str(data), "-U", "postgres", "-A", "trust"]),
-                   check=True, capture_output=True)
-    port = "55433"
-    subprocess.run(_as_postgres_user([pg_ctl, "-D", str(data), "-w", "-l", str(root / "log"),
-                                      "-o", f"-p {port} -k {sock} -c listen_addresses=''", "start"]),
-                   check=True, capture_output=True)
-    try:
-        yield f"postgresql://postgres@/postgres?host={sock}&port={port}"
-    finally:
-        subprocess.run(_as_postgres_user([pg_ctl, "-D", str(data), "-m", "immediate", "stop"]), capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+    with throwaway_postgres() as url:
+        yield url
 
 
 @pytest.fixture

@@ -234,3 +234,26 @@ def test_a_report_list_is_no_ranking_and_a_company_the_thread_lacks_is_refused(t
     previous = understand("生物股份2020年营业收入", store).to_context()
     other = understand("中牧股份的呢", store, previous=previous)
     assert other.companies == [] and any("中牧股份" in p for p in other.problems)
+
+
+@pytest.mark.parametrize("question, field", [
+    ("四方科技19年第4季度经营现金流", "第四季度经营活动产生的现金流量净额"),
+    ("四方科技2019年Q3营收", "第三季度营业收入"),
+    ("四方科技2019年三季度营业收入", "第三季度营业收入"),
+    ("平安银行2024年第三季度归属于本行股东的净利润", "第三季度归属于母公司所有者的净利润"),
+])
+def test_a_quarter_written_any_way_names_the_quarterly_field(tmp_path, question, field):
+    u = understand(question, _registry(tmp_path))
+    assert u.fields == [field] and not u.problems
+
+
+@pytest.mark.parametrize("question", ["平安银行2024年业务及管理费", "平安银行2024年一般风险准备"])
+def test_a_fields_own_words_are_no_open_question_cue(tmp_path, question):
+    assert understand(question, _registry(tmp_path)).intent == "财务报表"
+
+
+def test_former_names_and_english_abbreviations_are_aliases(sample_pdf):
+    from ingestion.extract import extract_report
+
+    aliases = extract_report(sample_pdf).company.aliases
+    assert "四方冷链" in aliases and "sqteg" in aliases and "sifangtechnology" in aliases

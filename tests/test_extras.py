@@ -32,6 +32,7 @@ CASES = [
     (["finetune", "export", "adapter-dir", "--name", "intent", "--merge"], "transformers", "finetune"),
     (["finetune", "quantize", "model-dir", "--out", "q"], "gptqmodel", "gpu"),
     (["ask", "四方科技2019年的货币资金是多少元？"], "psycopg", "postgres"),
+    (["ingest", "report.pdf", "--ray"], "ray", "ray"),
 ]
 
 

@@ -44,7 +44,9 @@ def test_two_ingest_runs_at_once_on_one_home_both_end_well(tmp_path, sample_pdf)
     for run, (out, err) in zip(runs, outputs):
         assert run.returncode == 0, out + err
         assert "Traceback" not in err and "already exists" not in err and "UNIQUE constraint" not in err, err
-    summaries = sorted(out.strip().splitlines()[-1] for out, _ in outputs)
+    # The counts line (rates, audit share follow it): one run ingested the report, the other skipped it.
+    summaries = sorted(next(ln for ln in out.splitlines() if ln.startswith("1 files:")).split(" · ")[0]
+                       for out, _ in outputs)
     assert summaries == ["1 files: 0 ok, 1 skipped, 0 failed", "1 files: 1 ok, 0 skipped, 0 failed"]
     store = Store(Settings(home=home).db_url)
     assert [(r["company_code"], r["year"], r["status"]) for r in store.reports()] == [("603339", 2019, "ok")]

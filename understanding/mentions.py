@@ -198,7 +198,8 @@ def asks_amount(word: str, rest: str) -> bool:
 
 @lru_cache(maxsize=1)
 def _neutral_before() -> tuple[str, ...]:
-    return tuple(sorted(intent_rules()["qualifiers"]["neutral_before"], key=len, reverse=True))
+    words = {*intent_rules()["qualifiers"]["neutral_before"], *intent_rules()["cues"]["wrapper"]}
+    return tuple(sorted(words, key=len, reverse=True))
 
 
 # Between two quantities of a list (营业收入和净利润, 营业收入、营业成本).
