@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test command: installs everything the test suite needs into ./.venv, then runs pytest.
-# Safe to run again: installs are idempotent. Extra arguments go to pytest.
+# The test command: installs everything the test suite needs into ./.venv, then runs pytest and the
+# slow stages (Ray + PostgreSQL ingestion; real vLLM on CPU in its own ./.venv-vllm). Safe to run again:
+# installs are idempotent. Extra arguments go to pytest alone (no stages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,7 +9,7 @@ PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 # torch is pinned inside the extras (==2.13.0, the CPU build on these machines).
-.venv/bin/python -m pip install -q -e ".[test,models,finetune,serve,studio,postgres]"
+.venv/bin/python -m pip install -q -e ".[test,models,finetune,serve,studio,postgres,ray]"
 
 # System packages some tests use, from Debian: Chromium for the web-chat test (a browser is never
 # downloaded by a test tool) and a PostgreSQL server for the PostgreSQL store/threads test.
@@ -23,5 +24,12 @@ fi
 # The import contracts (layers, independent tools; pyproject.toml [tool.importlinter]).
 .venv/bin/lint-imports --no-cache
 
-# pytest exits 5 when no test ran, which fails this script (set -e).
-exec .venv/bin/python -m pytest "$@"
+# The default suite (pytest exits 5 when no test ran, which fails this script: set -e). With arguments,
+# only pytest runs, with them: `bash scripts/test.sh tests/test_fields.py -x`.
+.venv/bin/python -m pytest "$@"
+[ $# -eq 0 ] || exit 0
+
+# The slow stages, each its own pytest run of the suites marked out of the default one (pyproject addopts):
+# ingestion on a real local Ray cluster into PostgreSQL, and real vLLM servers on CPU.
+bash scripts/ci_stage_ray.sh
+bash scripts/ci_stage_vllm.sh
