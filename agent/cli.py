@@ -9,6 +9,7 @@ command and exits 2.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import uuid
 from typing import Annotated, Any
@@ -22,6 +23,7 @@ from finetune import cli as finetune_cli
 from ingestion import cli as ingestion_cli
 from knowledge.configuration import get_settings
 from knowledge.extras import EXIT_CODE, MissingExtra
+from knowledge.local_server import running_server
 from serving import cli as serving_cli
 
 app = typer.Typer(help="nianbao 年报问答: questions over Chinese A-share annual reports.", no_args_is_help=True)
@@ -36,6 +38,29 @@ COMMAND_MODULES = (ingestion_cli, eval_cli, serving_cli, finetune_cli)
 
 def _dump(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, indent=2, default=str)
+
+
+# A local server answers in milliseconds; one that takes longer than a turn's deadline is stuck.
+SERVER_TIMEOUT_S = 60.0
+
+
+def _ask_server(url: str, question: str, thread: str | None) -> dict[str, Any] | None:
+    """The local API's ``/v1/ask`` answer, or None (then the question is answered in-process): the
+    server is unreachable, refuses the request, or fails."""
+    import urllib.error
+    import urllib.request
+
+    body = json.dumps({"question": question, **({"thread_id": thread} if thread else {})}).encode()
+    headers = {"Content-Type": "application/json"}
+    if key := os.environ.get("NIANBAO_API_KEY"):
+        headers["Authorization"] = f"Bearer {key}"
+    request = urllib.request.Request(f"{url}/v1/ask", data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=SERVER_TIMEOUT_S) as response:
+            return json.loads(response.read().decode("utf-8"))
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        err.print(f"本地服务 {url} 未能回答（{exc}），改为在本进程中回答。")
+        return None
 
 
 def _print_answer(result: dict[str, Any]) -> None:
@@ -59,12 +84,18 @@ def ask(
     question: Annotated[str, typer.Argument(help="问题，如 四方科技2019年的货币资金是多少元？")],
     thread: Annotated[str | None, typer.Option("--thread", help="会话 ID：同一 ID 的提问共享上下文")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="输出一个 JSON 对象")] = False,
+    local: Annotated[bool, typer.Option("--local", help="在本进程中回答，不使用正在运行的 nianbao serve")] = False,
 ) -> None:
-    """Answer one question (on the bundled sample report when nothing has been ingested)."""
-    # Deferred: LangGraph and SQLAlchemy cost a second or more of imports; `nianbao --help` needs neither.
-    from agent.service import ask as run_ask
+    """Answer one question (on the bundled sample report when nothing has been ingested). When a local
+    `nianbao serve` runs on the same home, it answers (no agent to load here: a fraction of a second)."""
+    settings = get_settings()
+    url = None if local else running_server(settings.home)
+    result = _ask_server(url, question, thread) if url else None
+    if result is None:
+        # Deferred: LangGraph and SQLAlchemy cost a second or more of imports; `nianbao --help` needs neither.
+        from agent.service import ask as run_ask
 
-    result = run_ask(question, thread_id=thread, settings=get_settings(), notify=lambda m: err.print(m))
+        result = run_ask(question, thread_id=thread, settings=settings, notify=lambda m: err.print(m))
     if as_json:
         print(_dump(result))
     else:

@@ -6,6 +6,7 @@ import argparse
 
 from ingestion.sample import ensure_sample
 from knowledge.configuration import get_settings
+from knowledge.local_server import announced
 from knowledge.store import store_for
 from serving.settings import ServingSettings
 
@@ -37,8 +38,10 @@ def serve(host: str, port: int, *, log_level: str = "info", workers: int = 1) ->
         ensure_sample(settings, store_for(settings))
     # backlog: 128 conversations may connect at once; the default 2048 of uvicorn is fine, set for clarity.
     # uvicorn_options: the keep-alive timeout and a deadline for each request's head (slow clients).
-    uvicorn.run("serving.api:app_factory", factory=True, host=host, port=port, log_level=log_level,
-                backlog=2048, workers=workers, **uvicorn_options(serving))
+    # serve.json in the home: `nianbao ask` uses this server instead of loading the agent itself.
+    with announced(get_settings().home, host, port):
+        uvicorn.run("serving.api:app_factory", factory=True, host=host, port=port, log_level=log_level,
+                    backlog=2048, workers=workers, **uvicorn_options(serving))
 
 
 if __name__ == "__main__":
