@@ -25,7 +25,8 @@ def test_the_plain_argument_tool_example_runs_on_the_reports(reports_settings):
     assert [(v["field"], v["value"], v["page"]) for v in lookup.values] == [
         ("货币资金", "905402299.44", 59), ("营业收入", "1175301034.32", 63)]
     assert results["formula.compute_formula"].values[0]["display"] == "23.15%"
-    assert results["sql.run_generated"].values[0]["n"] == 4  # two reports, each with its prior-year column
+    # Two reports, each with its own year, its prior-year column and the year before (主要会计数据 prints three).
+    assert results["sql.run_generated"].values[0]["n"] == 6
     assert results["answer_open_question"].kind == "passages" and results["search"]
     assert results["glossary.answer_concept"].values[0]["term"] == "速动比率"
 
