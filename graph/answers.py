@@ -201,6 +201,8 @@ def _lookup(result: ToolResult) -> str:
             sentence = t["many"].format(company=company, year=year, items=items)
         if any(v.get("source") == "report_prior_year" for v in vals):
             sentence = sentence.removesuffix("。") + t["prior_year_note"].format(report_year=year + 1) + "。"
+        for awkward, better in t["collapse"]:
+            sentence = sentence.replace(awkward, better)
         parts.append(sentence)
     return "".join(parts)
 

@@ -257,3 +257,11 @@ def test_former_names_and_english_abbreviations_are_aliases(sample_pdf):
 
     aliases = extract_report(sample_pdf).company.aliases
     assert "四方冷链" in aliases and "sqteg" in aliases and "sifangtechnology" in aliases
+
+
+def test_a_quarter_is_no_ranking_and_less_than_a_written_year_is_an_amount(tmp_path):
+    store = _registry(tmp_path)
+    quarter = understand("生物股份2020年一季度营收", store)
+    assert quarter.statistic is None and quarter.fields == ["第一季度营业收入"]
+    less = understand("平安银行24年的净利润比23年少了多少", store)
+    assert less.formula == "净利润变动额" and less.years == [2024]

@@ -188,6 +188,7 @@ def asks_amount(word: str, rest: str) -> bool:
     """Whether a growth word (and the text after it) asks for the change itself, not its rate."""
     q = intent_rules()["qualifiers"]
     amount_words, how_much = tuple(q["change_amount"]), tuple(q["change_amount_with_how_much"])
+    word = _AGAINST_YEAR.sub("", word, count=1) if _AGAINST_YEAR.match(word) else word  # 比23年少了
     if word in amount_words or rest.startswith(amount_words) or _AMOUNT_ASKED.match(rest):
         return True
     # 「增加了多少」 (an amount), not 「增加了多少个百分点」 or 「增加了多少%」.

@@ -281,7 +281,8 @@ def understand(question: str, store, *, previous: dict | None = None, llm_intent
     u.decimals = parse_decimals(text)
     u.unit_request = parse_unit_request(text)
     cue_text = masked
-    kind = intent_rules.statistic_kind(cue_text)
+    # A field's own words are no statistic cue either (第一季度营业收入 is not a ranking's 第一).
+    kind = intent_rules.statistic_kind(_mask(cue_text, [(m.start, m.end) for m in found]))
 
     # A company the registry does not know still makes this a question about a company (so it is
     # refused by name, not answered as a general concept).
