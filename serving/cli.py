@@ -47,6 +47,9 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         inprocess: Annotated[bool, typer.Option(help="Run the API in a thread of this process (quick checks).")] = False,
         api_workers: Annotated[int, typer.Option(min=1, help="Worker processes of an API started here.")] = 1,
         as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON too.")] = False,
+        vllm_metrics: Annotated[Optional[list[str]], typer.Option(
+            "--vllm-metrics", help="A vLLM server's /metrics URL to report on (repeatable; default: the configured "
+                                   "LLM endpoints' when they are vLLM).")] = None,
     ) -> None:
         """N concurrent streamed conversations against the API: time to first token, latency, overhead."""
         require("serve", "nianbao bench load")
@@ -59,7 +62,8 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             raise typer.BadParameter("--llm must be 'stub' or 'settings'")
         cfg = LoadConfig(conversations=conversations, turns=turns, url=url, api_key=api_key, llm=llm, agent=agent,
                          stub_ttft_ms=ttft_ms, stub_tokens_per_s=tokens_per_s, ramp_s=ramp_s, think_s=think_s,
-                         timeout_s=timeout_s, home=home, inprocess=inprocess, api_workers=api_workers)
+                         timeout_s=timeout_s, home=home, inprocess=inprocess, api_workers=api_workers,
+                         vllm_metrics=vllm_metrics or None)
         if tokens_per_chunk is not None:
             cfg.stub_tokens_per_chunk = tokens_per_chunk
         figures = run(cfg)

