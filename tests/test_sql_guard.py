@@ -357,7 +357,8 @@ def test_walk_arounds_are_rejected(guarded_store, sql):
     "SELECT n FROM (SELECT COUNT(*) AS n FROM company_year WHERE year = 2020) AS d",
     "SELECT c.short_name FROM companies AS c WHERE c.code IN (SELECT company_code FROM company_year)",
     "SELECT YEAR FROM COMPANY_YEAR /* a comment */ -- and another\n",
-    "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT n FROM r",
+    "WITH RECURSIVE r(n) AS (SELECT 2019 UNION ALL SELECT n + 1 FROM r WHERE n < 2021) "
+    "SELECT r.n, COUNT(y.year) AS k FROM r LEFT JOIN company_year AS y ON y.year = r.n GROUP BY r.n",
 ])
 def test_shadowing_that_sqlite_resolves_the_same_way_is_accepted(guarded_store, judge, sql):
     verdict = judge(validate(sql, guarded_store))
@@ -374,3 +375,22 @@ def test_the_outermost_limit_is_enforced_on_a_union(guarded_store):
 def test_comments_are_not_carried_into_the_statement_that_runs(guarded_store):
     safe = validate("SELECT year FROM company_year /* , reports */ -- , chunks\n", guarded_store)
     assert "/*" not in safe and "--" not in safe and "reports" not in safe and "chunks" not in safe
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT 2000000020 AS 最低02",
+    "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT n FROM r",
+    "SELECT 1 FROM (SELECT 2 AS x) AS d",
+])
+def test_a_query_reading_no_report_table_is_refused(guarded_store, sql):
+    """A broken NL2SQL reply must not become a figure computed from nothing."""
+    with pytest.raises(UnsafeSQL, match="没有读取年报数据表"):
+        validate(sql, guarded_store)
+
+
+def test_a_reply_that_is_no_sql_is_not_completed_into_one():
+    from tools.sql import strip_model_sql
+
+    assert strip_model_sql("2000000020 最低02") == "2000000020 最低02"
+    assert strip_model_sql("COUNT(*) FROM company_year;") == "SELECT COUNT(*) FROM company_year"
+    assert strip_model_sql("```sql\nSELECT 1 FROM companies;\n```") == "SELECT 1 FROM companies"

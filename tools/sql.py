@@ -12,6 +12,7 @@ Every statement goes through :mod:`tools.wide_table` (validated, read-only, boun
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -139,9 +140,11 @@ def run_generated(store: Store, sql: str, *, settings: Settings | None = None) -
 
 
 def strip_model_sql(raw: str) -> str:
-    """The statement inside a model reply (code fences, a leading ``sql``, a trailing ``;`` removed)."""
+    """The statement inside a model reply (code fences, a leading ``sql``, a trailing ``;`` removed). A
+    reply that continues a SELECT (「COUNT(*) FROM company_year …」) gets its SELECT; anything else is left
+    as written, for validation to refuse (「2000000020 最低02」 is no query to complete)."""
     sql = raw.strip().strip("`").removeprefix("sql").strip()
-    if not sql.upper().startswith(("SELECT", "WITH")):
+    if not sql.upper().startswith(("SELECT", "WITH")) and re.search(r"\bFROM\b", sql, re.IGNORECASE):
         sql = "SELECT " + sql
     return sql.rstrip().rstrip(";").rstrip()
 

@@ -211,6 +211,9 @@ class _Resolver:
     def check(self, tree: exp.Expression) -> None:
         for table in tree.find_all(exp.Table):
             self._check_table(table)
+        # A query that reads no report table (SELECT 2000000020 AS 最低02) computes its answer from nothing.
+        if not any(self.real_table(t) for t in tree.find_all(exp.Table)):
+            raise UnsafeSQL("查询没有读取年报数据表（company_year 或 companies）")
         for node in tree.find_all(exp.Select, exp.Subquery):
             if isinstance(node, exp.Select):
                 self._check_from_items(node)
