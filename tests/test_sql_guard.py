@@ -357,8 +357,8 @@ def test_walk_arounds_are_rejected(guarded_store, sql):
     "SELECT n FROM (SELECT COUNT(*) AS n FROM company_year WHERE year = 2020) AS d",
     "SELECT c.short_name FROM companies AS c WHERE c.code IN (SELECT company_code FROM company_year)",
     "SELECT YEAR FROM COMPANY_YEAR /* a comment */ -- and another\n",
-    "WITH RECURSIVE r(n) AS (SELECT 2019 UNION ALL SELECT n + 1 FROM r WHERE n < 2021) "
-    "SELECT r.n, COUNT(y.year) AS k FROM r LEFT JOIN company_year AS y ON y.year = r.n GROUP BY r.n",
+    ("WITH RECURSIVE r(n) AS (SELECT 2019 UNION ALL SELECT n + 1 FROM r WHERE n < 2021) "
+     "SELECT r.n, COUNT(y.year) AS k FROM r LEFT JOIN company_year AS y ON y.year = r.n GROUP BY r.n"),
 ])
 def test_shadowing_that_sqlite_resolves_the_same_way_is_accepted(guarded_store, judge, sql):
     verdict = judge(validate(sql, guarded_store))
