@@ -116,22 +116,23 @@ def surface_forms(company: Company) -> set[str]:
 
 def core_forms(company: Company) -> set[str]:
     """Weaker forms: the full name without its legal form and generic trailing words (金宇生物)."""
-    cores: set[str] = set()
     name = squeeze(_PAREN.sub("", normalize(company.full_name)), BRACKETS)[0]
     for suffix in _SUFFIXES:
         if name.endswith(suffix):
             name = name[: -len(suffix)]
             break
-    stripped = True
-    while stripped:
-        stripped = False
-        for word in _GENERIC:
-            if name.endswith(word) and len(name) - len(word) >= _MIN_CORE:
-                name = name[: -len(word)]
-                cores.add(name)
-                stripped = True
-                break
-    return cores
+    return set(peeled(name, _GENERIC, _MIN_CORE))
+
+
+def peeled(text: str, endings, min_left: int) -> list[str]:
+    """``text`` with each of ``endings`` removed from its end, one after another, while at least
+    ``min_left`` characters stay: every form on the way (金宇生物技术 → 金宇生物; squaretechnologygroup →
+    squaretechnology)."""
+    forms = []
+    while text and (word := next((w for w in endings if text.endswith(w) and len(text) - len(w) >= min_left), None)):
+        text = text[: -len(word)]
+        forms.append(text)
+    return forms
 
 
 @dataclass

@@ -9,6 +9,7 @@ nearer one.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -268,7 +269,7 @@ def pair_formula(text: str, mentions: list[Mention]) -> tuple[str, Mention, Ment
     fields are written as one quantity computed from both (knowledge/intents.toml qualifiers.pairs)."""
     fields = [m for m in mentions if m.kind == "field"]
     for pair in intent_rules()["qualifiers"]["pairs"]:
-        for part, whole in zip(fields, fields[1:], strict=False):
+        for part, whole in itertools.pairwise(fields):
             link, tail = text[part.end:whole.start], text[whole.end:]
             if link in pair["link"] and any(tail.startswith(t) for t in pair["tail"]):
                 f = get_formula(pair["formula"].format(part=part.name, whole=whole.name))

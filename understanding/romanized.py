@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable
 
 from knowledge.fields import question_forms
+from understanding.entities import peeled
 
 # Legal forms at the end of an English name, dropped one after another (CO.,LTD, LIMITED, GROUP …).
 _LEGAL_EN = ("coltd", "companylimited", "colimited", "limited", "ltd", "corporation", "corp", "incorporated", "inc",
@@ -33,17 +34,7 @@ def latin_key(text: str) -> str:
 def english_name_forms(english_name: str | None) -> set[str]:
     """SQUARE TECHNOLOGY GROUP CO.,LTD → squaretechnologygroup, squaretechnology."""
     key = latin_key(english_name or "")
-    forms = {key} if key else set()
-    stripped = True
-    while stripped and key:
-        stripped = False
-        for suffix in _LEGAL_EN:
-            if key.endswith(suffix) and len(key) - len(suffix) >= MIN_HEAD_LETTERS:
-                key = key[: -len(suffix)]
-                forms.add(key)
-                stripped = True
-                break
-    return forms
+    return ({key} if key else set()) | set(peeled(key, _LEGAL_EN, MIN_HEAD_LETTERS))
 
 
 def _pinyin(text: str) -> str:
