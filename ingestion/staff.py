@@ -7,6 +7,7 @@ Banks describe their staff in a sentence instead ("本集团共有在职员工 4
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from ingestion.keyvalue import Collector, collect, resolver_for
 from ingestion.numbers import parse_count
@@ -22,7 +23,14 @@ PROSE_COUNTS = (
 )
 
 
-def _prose_counts(page_texts: dict[int, str], found: Collector) -> None:
+# 「专业构成为：业务人员 32,305 人，专业技术人员 6,389 人，…」: each category named in the dictionary.
+_PROSE_COMPOSITION = re.compile(r"专业构成为[：:](.*?)[；;。]")
+_PROSE_CATEGORY = re.compile(r"([\u4e00-\u9fff]{2,12}?)\s*([\d,]+)\s*人")
+# 「92.11%具有本科及以上学历」
+_PROSE_SHARE = ((re.compile(r"([\d.]+)\s*%\s*具有本科及以上学历"), "本科及以上学历占比"),)
+
+
+def _prose_counts(page_texts: dict[int, str], found: Collector, resolve) -> None:
     for page, text in sorted(page_texts.items()):
         flat = "".join(line.strip() for line in text.splitlines())
         for pattern, name in PROSE_COUNTS:
@@ -30,6 +38,14 @@ def _prose_counts(page_texts: dict[int, str], found: Collector) -> None:
             count = parse_count(m[1]) if m else None
             if count is not None:
                 found.add(Value(name, count, page=page, raw_label=m[0], raw_text=m[1]))
+        if composition := _PROSE_COMPOSITION.search(flat):
+            for m in _PROSE_CATEGORY.finditer(composition[1]):
+                f, count = resolve(m[1].lstrip("，,")), parse_count(m[2])
+                if f is not None and count is not None:
+                    found.add(Value(f.name, count, page=page, raw_label=m[1], raw_text=m[0]))
+        for pattern, name in _PROSE_SHARE:
+            if m := pattern.search(flat):
+                found.add(Value(name, Decimal(m[1]), page=page, raw_label=m[0], raw_text=m[1]))
 
 
 def extract_staff(tables: dict[int, list[PageTable]], page_texts: dict[int, str]) -> list[Value]:
@@ -40,5 +56,5 @@ def extract_staff(tables: dict[int, list[PageTable]], page_texts: dict[int, str]
         return f if f is not None and (f.statement == "staff" or f.name in STAFF_RD_FIELDS) else None
 
     found = collect(tables, page_texts, resolve)
-    _prose_counts(page_texts, found)
+    _prose_counts(page_texts, found, resolve)
     return found.list()
