@@ -129,6 +129,8 @@ def derived_formula(name: str) -> FormulaDef | None:
                 return derived_formula(f.name + POINTS_SUFFIX)
             return FormulaDef(f.name + GROWTH_SUFFIX, f"({f.name}-{PRIOR}{f.name})/{PRIOR}{f.name}", "percent",
                               inputs_map={f.name: f.name, PRIOR + f.name: f.name})
+        if name.endswith(POINTS_SUFFIX) and (rate := _percent_formula(name.removesuffix(POINTS_SUFFIX))):
+            return rate
         for suffix in (CHANGE_SUFFIX, POINTS_SUFFIX):
             if name.endswith(suffix) and (f := _numeric_field(name.removesuffix(suffix))):
                 named = f.name + (POINTS_SUFFIX if f.unit == "percent" else CHANGE_SUFFIX)
@@ -145,6 +147,17 @@ def derived_formula(name: str) -> FormulaDef | None:
     except FormulaError:
         return None
     return None
+
+
+def _percent_formula(name: str) -> FormulaDef | None:
+    """「毛利率变动」: a listed percent formula's change on the prior year, in percentage points — the
+    formula over this year's inputs minus the same over the prior year's (上年营业收入 …)."""
+    f = formula_table().get(name) or next((g for g in formula_table().values() if name in g.synonyms), None)
+    if f is None or f.output != "percent" or uses_prior_year(f):
+        return None
+    prior = "".join(PRIOR + v if kind == "name" else v for kind, v in _tokens(f.expression))
+    inputs = {**f.inputs_map, **{PRIOR + label: field for label, field in f.inputs_map.items()}}
+    return FormulaDef(f.name + POINTS_SUFFIX, f"(({f.expression})-({prior}))*100", "points", inputs_map=inputs)
 
 
 def change_formula(field: str, *, amount: bool) -> str | None:

@@ -265,3 +265,17 @@ def test_a_quarter_is_no_ranking_and_less_than_a_written_year_is_an_amount(tmp_p
     assert quarter.statistic is None and quarter.fields == ["第一季度营业收入"]
     less = understand("平安银行24年的净利润比23年少了多少", store)
     assert less.formula == "净利润变动额" and less.years == [2024]
+
+
+def test_a_rates_change_is_computed_in_points_from_both_years_inputs(tmp_path):
+    from graph import tool_calls
+    from knowledge.configuration import Settings
+
+    store = _registry(tmp_path)
+    with store.transaction() as conn:
+        for year, revenue, cost in ((2018, "1230537181.80", "901488823.98"), (2019, "1175301034.32", "903236584.52")):
+            store.record_values(conn, "603339", year, [Value("营业收入", Decimal(revenue)),
+                                                        Value("营业成本", Decimal(cost))], source="report")
+    u = understand("四方科技2019年毛利率同比变化", store)
+    result = tool_calls.lookup(store, u, Settings(home=tmp_path))
+    assert u.formula == "毛利率变动" and render(u, result).endswith("毛利率变动是-3.59个百分点。")

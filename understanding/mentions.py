@@ -17,7 +17,7 @@ from functools import lru_cache
 import ahocorasick
 
 from knowledge.fields import field_dictionary, normalize_label
-from knowledge.formulas import change_formula, formula_table, get_formula
+from knowledge.formulas import POINTS_SUFFIX, change_formula, formula_table, get_formula
 from understanding.entities import squeeze
 from understanding.intent import intent_rules
 
@@ -167,8 +167,9 @@ def growth_formula(m: Mention, *, amount: bool = False) -> str | None:
     """The formula for the change of the mentioned field: a listed growth formula named by any of its
     surface forms + 增长率, else the growth rate every numeric field has; with ``amount``, its change
     (货币资金变动额)."""
-    if m.kind != "field":
-        return None
+    if m.kind == "formula":  # 「毛利率同比变化」: the rate's change in points
+        f = get_formula(m.name + POINTS_SUFFIX)
+        return f.name if f is not None else None  # 增加了多少 of a rate is its change in points too
     if not amount:
         suffix = intent_rules()["qualifiers"]["growth_formula_suffix"]
         for form in (m.text, *_surface_forms(m)):
