@@ -279,3 +279,8 @@ def test_a_rates_change_is_computed_in_points_from_both_years_inputs(tmp_path):
     u = understand("四方科技2019年毛利率同比变化", store)
     result = tool_calls.lookup(store, u, Settings(home=tmp_path))
     assert u.formula == "毛利率变动" and render(u, result).endswith("毛利率变动是-3.59个百分点。")
+
+
+def test_a_phrase_containing_a_field_name_is_no_quantity(tmp_path):
+    u = understand("请简要介绍四方科技2019年董事、监事、高级管理人员报酬情况。", _registry(tmp_path))
+    assert u.fields == [] and u.intent == "开放性问题" and not u.problems

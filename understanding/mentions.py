@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import ahocorasick
 
-from knowledge.fields import field_dictionary, normalize_label
+from knowledge.fields import field_dictionary, normalize_label, question_forms
 from knowledge.formulas import POINTS_SUFFIX, change_formula, formula_table, get_formula
 from understanding.entities import squeeze
 from understanding.intent import intent_rules
@@ -46,6 +46,9 @@ def _automaton():
     for f in formula_table().values():
         for form in (f.name, *f.synonyms):
             forms[squeeze(normalize_label(form).upper(), _FILLER)[0]] = ("formula", f.name)
+    # Words that contain a field's name but are no quantity (高级管理人员 is not 管理人员): matched, then dropped.
+    for form in question_forms()["not_quantities"]["words"]:
+        forms[squeeze(normalize_label(form).upper(), _FILLER)[0]] = ("none", form)
     auto = ahocorasick.Automaton()
     for form, value in forms.items():
         auto.add_word(form, (form, *value))
@@ -68,7 +71,8 @@ def find_mentions(text: str) -> list[Mention]:
             continue
         for i in range(start, end):
             taken[i] = True
-        out.append(Mention(kind, name, text[start:end], start, end))
+        if kind != "none":
+            out.append(Mention(kind, name, text[start:end], start, end))
     out.sort(key=lambda m: m.start)
     return out
 
