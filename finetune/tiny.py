@@ -19,8 +19,11 @@ The answer model and its draft are not left random. A random model almost never 
 (full weights, ~200 steps of 4 examples on CPU) on a handful of behaviours keyed to the agent's own prompts
 (``graph.prompts``) and tools (``graph.agent_tools``): to plan a compound question with a hermes tool
 call, and to answer with a first sentence without figures followed by one stating a figure no tool
-produced (``MADE_UP_FIGURE``), which the agent's number check must catch. The draft is the answer model
-stopped 100 steps earlier, so it agrees with it on part of the tokens only. The base stays random:
+produced (``MADE_UP_FIGURE``), which the agent's number check must catch. The draft is a copy of the
+answer model: an earlier snapshot agreed with it on part of the tokens in most builds but on none in one
+CI run (acceptance 0 of 48 drafted), so the check that drafted tokens are verified and accepted must not
+rest on how far a briefly trained snapshot lags. A realistic acceptance rate needs a real draft model
+(the GPU plan). The base stays random:
 its adapters are LoRA trained and exported the project's way: intent on the labels of the questions the
 checks ask (:data:`INTENT_LABELS`), nl2sql and keywords a dozen steps each, which say nothing useful.
 """
@@ -267,9 +270,8 @@ def greedy(model, tokenizer, messages, tools, max_new_tokens: int = 64) -> str:
 def trained_models(tokenizer, *, seed: int, max_steps: int = 1000) -> tuple[object, object, dict]:
     """(answer model, draft model, figures): a tiny Qwen2 trained until greedy decoding gives every
     behaviour on fresh prompts (other companies, years and figures; checked every 100 steps), and as its
-    draft the same model 100 steps less trained, which agrees with it on part of the tokens only: the
-    acceptance rate vLLM reports is then a measurement, not 1.0 by construction. Raises if the model has
-    not learnt after ``max_steps``."""
+    draft a copy of it (see the module docstring: a lagging snapshot's acceptance was 0 in one build).
+    Raises if the model has not learnt after ``max_steps``."""
     import copy
 
     import torch
@@ -283,23 +285,21 @@ def trained_models(tokenizer, *, seed: int, max_steps: int = 1000) -> tuple[obje
                  + behaviour_examples(random.Random(seed + 1), 9, checks=True))
     check_set = (behaviour_examples(random.Random(seed + 1000), 6)
                  + behaviour_examples(random.Random(seed + 1001), 6, checks=True))
-    losses, steps, earlier = [], 0, None
+    losses, steps = [], 0
     while steps < max_steps:
-        snapshot = copy.deepcopy(model.state_dict())
         losses += train_behaviours(model, tokenizer, train_set, steps=100, seed=seed + steps)
         steps += 100
         right = sum(greedy(model, tokenizer, m, tools) == t for m, tools, t in check_set)
         if right == len(check_set):
-            earlier = snapshot
             break
     else:
         raise RuntimeError(f"the tiny answer model did not learn its behaviours in {max_steps} steps "
                            f"(last loss {losses[-1]:.3f})")
     draft = Qwen2ForCausalLM(qwen2_config(tokenizer, 2))
-    draft.load_state_dict(earlier)
+    draft.load_state_dict(copy.deepcopy(model.state_dict()))
     draft.eval()
     draft_right = sum(greedy(draft, tokenizer, m, tools) == t for m, tools, t in check_set)
-    return model, draft, {"steps": steps, "draft_steps": steps - 100, "first_loss": round(losses[0], 3),
+    return model, draft, {"steps": steps, "draft_steps": steps, "first_loss": round(losses[0], 3),
                           "last_loss": round(losses[-1], 4),
                           "draft_behaviours_right": f"{draft_right}/{len(check_set)}"}
 
