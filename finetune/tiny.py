@@ -115,9 +115,11 @@ INTENT_LABELS = {
 INTENT_STEPS = 60
 
 
-def bpe_tokenizer(texts: list[str], vocab_size: int = VOCAB):
+def bpe_tokenizer(texts: list[str], vocab_size: int = VOCAB, *, chat_template: str = CHAT_TEMPLATE,
+                  added_tokens: tuple[str, ...] | list[str] = TOOL_TOKENS):
     """A byte-level BPE trained on ``texts`` with Qwen2's own pre-tokenizer (so ``AutoTokenizer``, and
-    vLLM, read it back as a Qwen2 tokenizer), the im_start/im_end specials and the tool tags."""
+    vLLM, read it back as a Qwen2 tokenizer), the im_start/im_end specials and (by default) the tool tags
+    and the tool-capable chat template."""
     from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     from transformers import Qwen2Tokenizer
     from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
@@ -136,8 +138,9 @@ def bpe_tokenizer(texts: list[str], vocab_size: int = VOCAB):
     merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in model["merges"]]
     qwen = Qwen2Tokenizer(vocab=model["vocab"], merges=merges, eos_token="<|im_end|>", pad_token="<|endoftext|>",
                           unk_token=None, additional_special_tokens=SPECIALS[1:])
-    qwen.add_tokens(TOOL_TOKENS)  # plain added tokens, as in Qwen2.5
-    qwen.chat_template = CHAT_TEMPLATE
+    if added_tokens:
+        qwen.add_tokens(list(added_tokens))  # plain added tokens, as in Qwen2.5
+    qwen.chat_template = chat_template
     return qwen
 
 

@@ -22,8 +22,8 @@ from typer.testing import CliRunner  # noqa: E402
 from finetune.config import load_config  # noqa: E402
 from finetune.data.build import build_all, read_jsonl  # noqa: E402
 from finetune.data.records import TASKS  # noqa: E402
+from finetune.tiny import bpe_tokenizer as tiny_bpe_tokenizer  # noqa: E402
 
-SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
@@ -32,34 +32,9 @@ CHAT_TEMPLATE = (
 
 def bpe_tokenizer(texts: list[str]):
     """A byte-level BPE trained on the generated data with Qwen2's own pre-tokenizer, so that
-    ``AutoTokenizer`` (which rebuilds a Qwen2Tokenizer from vocab and merges) reads it back unchanged."""
-    from tokenizers import (
-        Regex,
-        Tokenizer,
-        decoders,
-        models,
-        normalizers,
-        pre_tokenizers,
-        trainers,
-    )
-    from transformers import Qwen2Tokenizer
-    from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
-
-    tok = Tokenizer(models.BPE())
-    tok.normalizer = normalizers.NFC()
-    tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated"),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-    ])
-    tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=2000, special_tokens=SPECIALS, show_progress=False,
-                                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    model = json.loads(tok.to_str())["model"]
-    merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in model["merges"]]
-    qwen = Qwen2Tokenizer(vocab=model["vocab"], merges=merges, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-                          unk_token=None, additional_special_tokens=SPECIALS[1:])
-    qwen.chat_template = CHAT_TEMPLATE
-    return qwen
+    ``AutoTokenizer`` (which rebuilds a Qwen2Tokenizer from vocab and merges) reads it back unchanged:
+    the tiny models' builder, with this test's plain chat template and no tool tags."""
+    return tiny_bpe_tokenizer(texts, vocab_size=2000, chat_template=CHAT_TEMPLATE, added_tokens=())
 
 
 @pytest.fixture(scope="module")
