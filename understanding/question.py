@@ -177,10 +177,10 @@ def _mask(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(chars)
 
 
-def _own_topic(masked: str, found: list, spans: list[tuple[int, int]]) -> bool:
+def _own_topic(masked: str, found: list) -> bool:
     """Whether the question says something beyond names, years, fields and follow-up words (「简要介绍…的
     社会责任工作情况」): a topic of its own, so the previous turn's fields do not carry over."""
-    text = _mask(masked, [(m.start, m.end) for m in found] + spans)
+    text = _mask(masked, [(m.start, m.end) for m in found])
     text = _DECIMALS.sub("", text)
     text = _unit_request_pattern()[0].sub("", text)
     for word in sorted(intent_rules.intent_rules()["follow_up"]["filler"], key=len, reverse=True):
@@ -340,7 +340,7 @@ def understand(question: str, store, *, previous: dict | None = None, llm_intent
                     found = [m for m in found if m is not part and m is not whole]
                 u.resolved_from_context.append("fields")
         if not u.fields and not u.formula and (prev.get("fields") or prev.get("formula")) \
-                and not _own_topic(masked, found, []):
+                and not _own_topic(masked, found):
             u.fields = list(prev.get("fields") or [])
             u.formula = prev.get("formula")
             u.field_mentions = dict(prev.get("field_mentions") or {})
