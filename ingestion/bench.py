@@ -57,7 +57,8 @@ class BenchReport:
             out.append(
                 f"{Path(r.path).name[:60]:60} {r.status:7} {r.pages:4d} pages {r.seconds:6.2f} s "
                 f"{(r.pages / r.seconds if r.seconds else 0):6.1f} pages/s  peak RSS {r.peak_rss_mb or 0:6.0f} MiB"
-                + (f"  (text {t.get('text_s', 0):.2f} s, tables {t.get('tables_s', 0):.2f} s, parse {t.get('parse_s', 0):.2f} s)" if t else "")
+                + (f"  (text {t.get('text_s', 0):.2f} s, positioned {t.get('positioned_s', 0):.2f} s, camelot "
+                   f"{t.get('tables_s', 0):.2f} s, parse {t.get('parse_s', 0):.2f} s)" if t else "")
                 + (f"  floor {floor:.2f} s, ratio {r.seconds / floor:.1f}x" if floor and r.ok else "")
                 + (f"; CPU {t['cpu_s'] + t.get('write_cpu_s', 0):.2f} s / {self.floors_cpu[r.path]:.2f} s = "
                    f"{cpu_ratio:.1f}x" if cpu_ratio is not None else "")

@@ -39,7 +39,7 @@ _CURRENT_WORDS = ("本期", "本年", "期末", "年末", "本报告期")
 _PRIOR_WORDS = ("上期", "上年", "期初", "年初", "上年同期")
 _RESTATED_WORDS = ("调整后", "重述后", "重述", "已重述")
 _AS_REPORTED_WORDS = ("调整前", "重述前")
-_LABEL_HEADERS = ("项目", "科目", "资产", "负债和所有者权益", "负债和股东权益")
+LABEL_HEADERS = ("项目", "科目", "资产", "负债和所有者权益", "负债和股东权益")
 _NOTE_HEADERS = ("附注", "注释", "附注编号", "注")
 RESTATED_NOTE = "restated (调整后)"
 MAX_WRAPPED_ROWS = 3
@@ -63,6 +63,9 @@ class StatementResult:
     prior: list[Value] = field(default_factory=list)
     restated: list[Value] = field(default_factory=list)  # prior-year figures marked 调整后
     pages: list[int] = field(default_factory=list)
+    # Read to its end: its last line item, or the next statement's header (a statement cut off by the last
+    # page read is not).
+    ended: bool = False
 
 
 def _is_period(cell: str) -> bool:
@@ -83,9 +86,9 @@ def header_layout(row: list[str]) -> Layout | None:
     """The column layout a header row declares, or None if the row is not a header."""
     cells = [clean_cell(c) for c in row]
     period_cols = [i for i, c in enumerate(cells) if c and _is_period(c) and parse_number(c) is None]
-    if len(period_cols) < 2 and not (len(period_cols) == 1 and any(c in _LABEL_HEADERS for c in cells)):
+    if len(period_cols) < 2 and not (len(period_cols) == 1 and any(c in LABEL_HEADERS for c in cells)):
         return None
-    label_col = next((i for i, c in enumerate(cells) if c in _LABEL_HEADERS), 0)
+    label_col = next((i for i, c in enumerate(cells) if c in LABEL_HEADERS), 0)
     period_cols = [i for i in period_cols if i != label_col and cells[i] not in _NOTE_HEADERS]
     if not period_cols:
         return None
@@ -128,6 +131,9 @@ class StatementParser:
         self._seen_restated: set[str] = set()
         self._layout: Layout | None = None
         self._pending: list[str] = []  # label rows without figures (a label may wrap onto the next rows)
+        # A row with figures whose label names no field yet: its label may end on the next row, which has no
+        # figures ("投资收益（损失以“－”号填" / "列）"): the page's text lines, unlike a table cell, split it.
+        self._awaiting: tuple[Layout, dict, int, str] | None = None
         self.done = False
         self._ended_by_header = False  # done because the next statement's header came (not the last item)
         self._in_supplement = False
@@ -184,6 +190,14 @@ class StatementParser:
         has_values = any(parse_number(cells[c]) is not None for c in cells if c is not None)
         # A label can wrap over several rows, with the figures on its last row or on a row of their own:
         # try the longest run of pending label rows that, joined with this one, names a field.
+        awaiting, self._awaiting = self._awaiting, None
+        if awaiting is not None and not has_values and raw_label and self.resolve(raw_label) is None:
+            # Only the tail of a label: a row naming its own field is a line item whose figures come later.
+            a_lay, a_cells, a_page, a_label = awaiting
+            fdef = self.resolve(a_label + raw_label)
+            if fdef is not None:
+                self._record_named(fdef, a_lay, a_cells, a_page, a_label + raw_label)
+                return
         parts = self._pending + ([raw_label] if raw_label else [])
         if not parts:
             return
@@ -201,12 +215,19 @@ class StatementParser:
             return
         self._pending = []
         if fdef is None:
+            if raw_label:
+                self._awaiting = (lay, cells, page, raw_label)
             return
+        self._record_named(fdef, lay, cells, page, label)
+
+    def _record_named(self, fdef, lay: Layout, cells: dict, page: int, label: str) -> None:
+        """Record the row's figures under ``fdef`` (and the second field a joint label names); the last line
+        item ends the statement."""
         joint = JOINT_FIELDS.get(fdef.name)
         named = [fdef] + ([self.fields[joint[0]]] if joint and joint[1] in normalize_label(label) else [])
         for f in named:
             self._record(f, lay, cells, page, label)
-        if fdef.name in TERMINAL_FIELDS.get(self.kind, ()) and has_values:
+        if fdef.name in TERMINAL_FIELDS.get(self.kind, ()):
             self.done = True
 
     def _record(self, fdef, lay: Layout, cells: dict, page: int, label: str) -> None:
@@ -244,4 +265,5 @@ def parse_statement(kind: str, tables: list[PageTable], unit: str, fields: Field
             continue
         if page not in parser.result.pages and (parser.result.current or parser.result.prior):
             parser.result.pages.append(page)
+    parser.result.ended = parser.done
     return parser.result

@@ -1,6 +1,7 @@
 """Tables from the located pages with camelot: ruled (lattice) first, whitespace (stream) as fallback.
 
-camelot is the slow part of ingestion, so it only ever sees the handful of pages that ``locate`` found.
+camelot is the slow part of ingestion, so it only ever sees the handful of pages that ``locate`` found, less
+the statements the positioned reader settled (``ingestion.positioned``, ``ingestion.extract``).
 Lattice runs on the PDF's vector rules (no rendering); a page where that finds nothing is rendered with
 the pdfium backend when its drawn lines could make a grid, and otherwise read as a borderless (stream) table.
 The costliest step of every pass is the page's layout analysis (its characters, text lines and rules): it is

@@ -114,6 +114,7 @@ def test_statements_from_text_layer_when_camelot_finds_nothing(tmp_path, sample_
     import ingestion.extract
 
     monkeypatch.setattr(ingestion.extract, "extract_tables", lambda path, pages: {})
+    monkeypatch.setattr(ingestion.extract, "positioned_tables", lambda path, pages: ({}, {}))
     store = Store(f"sqlite:///{tmp_path}/text-only.sqlite")
     assert ingest_file(store, sample_pdf).status == "ok"
     assert store.row("603339", 2019)["货币资金"] == Decimal("905402299.44")

@@ -399,3 +399,18 @@ def test_text_lines_join_a_wrapped_address_but_not_the_next_row():
     assert got["注册地址的邮政编码"] == "010111"
     assert got["法定代表人"] == "张翀宇"
     assert got["信息披露媒体"] == "上海证券报"
+
+
+def test_a_label_ending_on_the_row_after_its_figures_is_joined():
+    # Page text lines split a wrapped cell: the figures stand on the label's first line.
+    rows = [["项目", "2019年度", "2018年度"], ["投资收益（损失以“－”号填", "-12,558,289.50", "-7,090,058.91"], ["列）", "", ""],
+            ["利润总额", "145,623,928.45", "215,706,027.04"]]
+    res = parse_statement("income", [table(rows, flavor="positioned")], "元")
+    assert {v.field: v.value for v in res.current}["投资收益"] == Decimal("-12558289.50")
+
+
+def test_a_row_naming_its_own_field_is_not_a_label_tail():
+    # A row of figures without a label, then 资本公积 on a row of its own: not one line item.
+    rows = [["项目", "2024年", "2023年"], ["", "49,995", "49,991"], ["资本公积", "", ""], ["", "80,713", "80,761"]]
+    res = parse_statement("balance", [table(rows, flavor="stream")], "百万元")
+    assert {v.field: v.value for v in res.current}.get("资本公积") == Decimal("80713000000")
