@@ -11,6 +11,18 @@ of the report's year; change, standard-value and note columns are skipped, and s
 names any other kind of column (分部: 零售金融业务 …), or one year twice without saying why, makes its table
 no indicator table. A table with no header continues the one before it when it opens the next page.
 
+A year may span sub-columns named by a second header row (余额 | 占比 | 不良率: a bank's 五级分类 and
+贷款按产品划分 tables): a row's field there is the row's name joined to the sub-column's (关注贷款 + 占比 →
+关注类贷款占比, 企业贷款 + 不良率 → 企业贷款不良率) when the dictionary knows that name, or under 余额 the
+row's own money field; a row printing one figure per year (不良贷款率 below the classes) is its own field.
+A 其中 row may be a part of the row above it: 「不良贷款率 / 其中：企业贷款 0.70%」 is 企业贷款's 不良贷款率,
+tried before the row's own field (企业贷款, an amount). A money or count field never takes a figure printed
+with %.
+
+In the 非经常性损益 table only its 合计 and the items named in NONRECURRING_ITEMS count, an item by the head
+of its label (「计入当期损益的政府补助，但与公司正常经营业务密切相关…除外」). The 截至披露前一交易日 block
+prints KEY_VALUE_FIELDS as a label and one figure, of the report's year, under no header.
+
 camelot's cells come first; the text layer fills the (field, year) pairs they missed — a one-row table camelot
 dropped, a page it could not read — only on lines whose figures match the header's columns one for one.
 """
@@ -37,6 +49,11 @@ FILLABLE_STATEMENTS = ("balance", "income", "cash_flow", "other")
 QUARTERLY_BASES = ("营业收入", "归属于母公司所有者的净利润", "扣除非经常性损益后的净利润", "经营活动产生的现金流量净额")
 QUARTERS = ("第一季度", "第二季度", "第三季度", "第四季度")
 NONRECURRING_TOTAL = "非经常性损益合计"
+# Items of the 非经常性损益 table read as fields of their own; its other rows share names with statement
+# lines (公允价值变动损益, 资产处置损益) while holding only their non-recurring part, so they are not read.
+NONRECURRING_ITEMS = ("计入当期损益的政府补助",)
+# 截至披露前一交易日的公司总股本及用最新股本计算的全面摊薄每股收益 (深交所): label and figure, no year header.
+KEY_VALUE_FIELDS = ("用最新股本计算的全面摊薄每股收益",)
 
 _YEAR = re.compile(r"((?:19|20)\d{2})年?(?:(\d{1,2})月(\d{1,2})日)?")
 _QUARTER = re.compile(r"第([一二三四1-4])季度|(?<![A-Za-z])Q([1-4])(?![0-9])|([一二三四])季度")
@@ -49,6 +66,16 @@ _AS_REPORTED = ("调整前", "重述前")
 _GROUP = ("本集团", "集团", "合并")
 _PARENT = ("本行", "母公司", "本公司", "银行")
 _LABEL_HEADERS = ("项目", "主要会计数据", "主要财务指标", "非经常性损益项目", "指标", "项目名称")
+# Sub-column names under a year → the measure a row's field is composed with (贷款余额 is an amount).
+_MEASURES = {"余额": "余额", "金额": "余额", "贷款余额": "余额", "账面余额": "余额", "占比": "占比", "比例": "占比",
+             "占总额百分比": "占比", "占总额比": "占比", "占贷款总额比": "占比", "占贷款总额百分比": "占比",
+             "不良率": "不良率", "不良贷款率": "不良率"}
+AMOUNT_MEASURE = "余额"
+# A row's name joined to its sub-column's; the 五级分类 rows may name the class alone (次级, 可疑).
+_MEASURED_FORMS = ("{row}{measure}", "{row}类贷款{measure}")
+_MEMBER = re.compile(r"^\s*其中\s*[:：]")  # a part of the row above (其中：企业贷款)
+_NOTE_REF = re.compile(r"[(（]\s*注\s*\d*\s*[)）]")  # 逾期 90 天以上贷款偏离度（注 1）
+_CLAUSE = re.compile(r"[,，(（]")  # where a 非经常性损益 item's qualifying clause starts
 _NONRECURRING_TITLE = "非经常性损益项目"
 # The unit of a table: the last declaration above it ("单位：元", "（货币单位：人民币百万元）").
 _UNIT = re.compile(r"(?:单位[:：]?(?:均为)?(?:人民币)?|人民币)(百万元|千元|万元|亿元|元)(?![/／])")
@@ -64,6 +91,7 @@ class Column:
     year: int
     quarter: int | None = None  # 1-4: a 分季度 column of ``year``
     restated: bool | None = None  # True 调整后, False 调整前, None when the header says neither
+    measure: str | None = None  # a sub-column of the year (余额, 占比, 不良率: _MEASURES)
 
 
 @dataclass
@@ -75,6 +103,10 @@ class Layout:
     @property
     def quarterly(self) -> bool:
         return any(c.quarter for c in self.columns)
+
+    @property
+    def measured(self) -> bool:
+        return any(c.measure for c in self.columns)
 
 
 @dataclass
@@ -140,6 +172,22 @@ def _is_figure_row(row: list[str], label_col: int = 0) -> bool:
     return any(parse_number(c) is not None for i, c in enumerate(row) if i != label_col)
 
 
+def _measure(cell: str) -> str | None:
+    return _MEASURES.get(clean_cell(cell).replace("(%)", "").rstrip("%"))
+
+
+def _measure_row(row: list[str], width: int) -> list[str | None] | None:
+    """The measures a second header row names per column (余额 | 占比 …), or None when it is no such row;
+    a change column's 增减 there is no measure and no objection."""
+    if len(row) != width:
+        return None
+    measures = [_measure(c) if i else None for i, c in enumerate(row)]
+    others = [c for i, c in enumerate(row) if i and clean_cell(c) and measures[i] is None]
+    if not any(measures) or any(not _CHANGE.search(c) for c in others):
+        return None
+    return measures
+
+
 def header_layout(rows: list[list[str]], at: int, report_year: int) -> tuple[Layout | None, int]:
     """The layout a header at ``rows[at]`` declares (with a qualifier row under it: 调整后/调整前, 本集团/本行),
     and how many rows it spans; (None, 0) when the row is no header, (None, n) when it is a header of a
@@ -150,8 +198,10 @@ def header_layout(rows: list[list[str]], at: int, report_year: int) -> tuple[Lay
     cells = [_classify(c, report_year) for c in row]
     if not any(c.kind in ("period", "quarter") for c in cells[1:]):
         return None, 0
-    span = 1
+    span, measures = 1, None
     if at + 1 < len(rows) and not _is_figure_row(rows[at + 1]):
+        measures = _measure_row(rows[at + 1], len(cells))
+        span = 2 if measures else 1
         under = [_classify(c, report_year) for c in rows[at + 1]]
         if len(under) == len(cells) and any(u.kind == "qualifier" for u in under) and \
                 all(u.kind in ("qualifier", "empty") for u in under[1:]):
@@ -172,19 +222,35 @@ def header_layout(rows: list[list[str]], at: int, report_year: int) -> tuple[Lay
     if any(c.kind == "other" for c in cells[1:]):
         return None, span
     columns, seen = [], set()
-    for i, c in enumerate(cells):
+    for i, (c, measure) in enumerate(zip(cells, _spanned(cells, measures))):
         if i == 0 or c.kind not in ("period", "quarter") or c.parent or not c.year_end:
             continue
         if c.year > report_year or (c.kind == "quarter" and c.year != report_year):
             continue
-        key = (c.year, c.quarter, c.restated)
+        key = (c.year, c.quarter, c.restated, measure)
         if key in seen:
             return None, span  # one period twice, no qualifier to tell them apart (segments, currencies)
         seen.add(key)
-        columns.append(Column(i, c.year, c.quarter, c.restated))
+        columns.append(Column(i, c.year, c.quarter, c.restated, measure))
     if not columns:
         return None, span
     return Layout(0, columns, len(row)), span
+
+
+def _spanned(cells: list[_Cell], measures: list[str | None] | None) -> list[str | None]:
+    """Per header cell, the measure under it; the empty cells right of a period under a measure become
+    that period's sub-columns in ``cells`` (changed in place)."""
+    if measures is None:
+        return [None] * len(cells)
+    carry = None
+    for i, c in enumerate(cells):
+        if c.kind in ("period", "quarter"):
+            carry = c
+        elif c.kind == "empty" and carry is not None and measures[i]:
+            cells[i] = carry
+        else:
+            carry = None
+    return measures
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -287,48 +353,121 @@ class _Collector:
         return out
 
 
+class _Members:
+    """Which row a 其中 row and the rows after it are parts of: the row right above the 其中 one."""
+
+    def __init__(self) -> None:
+        self.parent: str | None = None
+        self.last: str | None = None
+
+    def of(self, label: str) -> str | None:
+        if _MEMBER.match(label) and self.last:
+            self.parent = self.last
+        return self.parent
+
+    def read(self, label: str) -> None:
+        self.last = label
+
+
 class IndicatorParser:
     def __init__(self, report_year: int, fields: FieldDictionary | None = None):
         self.year = report_year
         self.fields = fields or field_dictionary()
         self.found = _Collector()
 
-    def resolve(self, label: str, layout: Layout, ctx: _Context) -> list[tuple[FieldDef, int | None]]:
-        """(field, quarter) pairs a row label names under ``layout``: a quarterly table's rows become the
-        quarter fields; in a 非经常性损益 table only the 合计 counts."""
-        norm = normalize_label(label)
-        if ctx.nonrecurring and norm in ("合计", "总计", "非经常性损益合计"):
-            return [(self.fields[NONRECURRING_TOTAL], None)]
+    def fillable(self, label: str) -> FieldDef | None:
         fdef = self.fields.resolve(label)
-        if fdef is None or fdef.statement not in FILLABLE_STATEMENTS or ctx.nonrecurring:
-            return []
+        return fdef if fdef is not None and fdef.statement in FILLABLE_STATEMENTS else None
+
+    def resolve(self, label: str, layout: Layout, ctx: _Context, parent: str | None = None,
+                row: list[str] | None = None) -> list[tuple[FieldDef, Column]]:
+        """(field, column) pairs a row label names under ``layout``: a quarterly table's rows become the
+        quarter fields; in a 非经常性损益 table only the 合计 and its NONRECURRING_ITEMS count. A part of
+        ``parent`` (a 其中 row) is first read as the parent's figure of it. ``row``: the row's cells, which
+        tell a row of one figure per year in a sub-columned table."""
+        label = _NOTE_REF.sub("", label)
+        if ctx.nonrecurring:
+            fdef = self._nonrecurring_field(label)
+            return [(fdef, c) for c in layout.columns if c.quarter is None and c.measure in (None, AMOUNT_MEASURE)] \
+                if fdef else []
         if layout.quarterly:
-            if fdef.name not in QUARTERLY_BASES:
+            fdef = self.fillable(label)
+            if fdef is None or fdef.name not in QUARTERLY_BASES:
                 return []
-            return [(self.fields[quarter_field(q, fdef.name)], q) for q in (1, 2, 3, 4)]
-        out = [(fdef, None)]
-        joint = JOINT_FIELDS.get(fdef.name)
-        if joint and joint[1] in norm and joint[0] in self.fields:
-            out.append((self.fields[joint[0]], None))
+            return [(self.fields[quarter_field(c.quarter, fdef.name)], c) for c in layout.columns if c.quarter]
+        names = ([normalize_label(label) + normalize_label(parent)] if parent else []) + [label]
+        for name in names:
+            pairs = self._plain(name, layout, row)
+            if pairs:
+                return pairs
+        return []
+
+    def _plain(self, label: str, layout: Layout, row: list[str] | None) -> list[tuple[FieldDef, Column]]:
+        own = self.fillable(label)
+        if layout.measured and own is not None and row is not None:
+            single = _one_figure_per_year(layout, row, own)
+            if single:
+                return [(own, c) for c in single]
+        out = []
+        for col in layout.columns:
+            fdef = self._measured(label, col.measure) if col.measure else own
+            if fdef is not None:
+                out.append((fdef, col))
+        joint = JOINT_FIELDS.get(own.name) if own is not None and not layout.measured else None
+        if joint and joint[1] in normalize_label(label) and joint[0] in self.fields:
+            out += [(self.fields[joint[0]], col) for col in layout.columns]
         return out
+
+    def _measured(self, label: str, measure: str) -> FieldDef | None:
+        """The field of ``label``'s row under a ``measure`` sub-column (关注贷款 + 占比 → 关注类贷款占比); under
+        余额 the row's own money field (发放贷款和垫款本金总额) when no composed name is known."""
+        row = normalize_label(label)
+        for form in _MEASURED_FORMS:
+            fdef = self.fillable(form.format(row=row, measure=measure))
+            if fdef is not None:
+                return fdef
+        own = self.fillable(label) if measure == AMOUNT_MEASURE else None
+        return own if own is not None and own.unit == "money" else None
+
+    def _nonrecurring_field(self, label: str) -> FieldDef | None:
+        norm = normalize_label(label)
+        if norm in ("合计", "总计", "非经常性损益合计"):
+            return self.fields[NONRECURRING_TOTAL]
+        for form in (norm, _CLAUSE.split(norm)[0]):  # 「计入当期损益的政府补助，但…除外」: its head names it
+            fdef = self.fields.resolve(form)
+            if fdef is not None and fdef.name in NONRECURRING_ITEMS:
+                return fdef
+        return None
 
     def value(self, fdef: FieldDef, raw: str, page: int, label: str, unit: str, col: Column) -> Value | None:
         number = parse_number(raw)
         if number is None:
             return None
+        if "%" in raw and fdef.unit not in ("percent", "ratio"):
+            return None  # a rate in an amount's row (不良贷款率 / 其中：企业贷款 0.70%) is not the amount
         if fdef.unit == "money" and "每股" not in fdef.name:  # per-share figures are in 元 whatever the table's unit
             number = to_yuan(number, unit)
         note = RESTATED_NOTE if col.restated else (AS_REPORTED_NOTE if col.restated is False else None)
         return Value(fdef.name, number, page=page, raw_label=label, raw_text=clean_cell(raw), note=note)
 
-    def row(self, row: list[str], page: int, layout: Layout, ctx: _Context, label: str) -> None:
-        for fdef, quarter in self.resolve(label, layout, ctx):
-            for col in layout.columns:
-                if col.quarter != quarter or col.index >= len(row):
-                    continue
-                v = self.value(fdef, row[col.index], page, label, ctx.unit, col)
-                if v is not None:
-                    self.found.add(v, col.year, col.restated)
+    def row(self, row: list[str], page: int, pairs: list[tuple[FieldDef, Column]], ctx: _Context, label: str,
+            fill_only: bool = False) -> None:
+        """Record the row's figures; ``fill_only``: only (field, year) pairs not found yet (the text layer)."""
+        for fdef, col in pairs:
+            if col.index >= len(row) or (fill_only and self.found.has(fdef.name, col.year)):
+                continue
+            v = self.value(fdef, row[col.index], page, label, ctx.unit, col)
+            if v is not None:
+                self.found.add(v, col.year, col.restated)
+
+    def key_value(self, label: str, figures: list[str], page: int, ctx: _Context) -> bool:
+        """A KEY_VALUE_FIELDS row (label, one figure) of the report's year; whether it was one."""
+        fdef = self.fillable(_NOTE_REF.sub("", label))
+        if fdef is None or fdef.name not in KEY_VALUE_FIELDS or len(figures) != 1:
+            return False
+        if not self.found.has(fdef.name, self.year):
+            self.row(figures, page, [(fdef, Column(0, self.year))], ctx, label)
+        return True
 
     # -- camelot tables --------------------------------------------------------------------------
 
@@ -349,18 +488,24 @@ class IndicatorParser:
         value = next((c for c in first[1:] if parse_number(c) is not None), "") if first else ""
         ctx = (text.at(page, first[0], value) if first else None) or text.end_of(page - 1)
         pending: list[str] = []
+        members = _Members()
         i = 0
         while i < len(rows):
             row = rows[i]
             found, span = header_layout(rows, i, self.year)
             if span:
-                layout, pending = found, []
+                layout, pending, members = found, [], _Members()
                 if _NONRECURRING_TITLE in normalize_label(row[0]):
                     ctx = _Context(ctx.unit, nonrecurring=True)  # the header names it: no text needed
                 i += span
                 continue
             i += 1
-            if layout is None or len(row) != layout.width:
+            if layout is None:
+                figures = [c for c in row[1:] if clean_cell(c)]
+                if row and row[0]:
+                    self.key_value(row[0], figures, page, ctx)
+                continue
+            if len(row) != layout.width:
                 continue
             label = row[layout.label_col]
             if not _is_figure_row(row, layout.label_col):
@@ -369,11 +514,14 @@ class IndicatorParser:
                 continue
             parts = pending + ([label] if label else [])
             pending = []
+            parent = members.of("".join(parts))
             for k in range(len(parts)):
                 candidate = "".join(parts[k:])
-                if self.resolve(candidate, layout, ctx):
-                    self.row(row, page, layout, ctx, candidate)
+                pairs = self.resolve(candidate, layout, ctx, parent, row)
+                if pairs:
+                    self.row(row, page, pairs, ctx, candidate)
                     break
+            members.read(_NOTE_REF.sub("", "".join(parts)))
         return layout
 
     # -- text layer ------------------------------------------------------------------------------
@@ -382,13 +530,14 @@ class IndicatorParser:
         """Fill (field, year) pairs the tables missed from single text lines whose figures match the
         current header's columns one for one."""
         layout: _TextLayout | None = None
+        members = _Members()
         for page, page_text in sorted(page_texts.items()):
             # A header cut by the page break: its tail on this page reads as label fragments, not columns.
             pending, header = [], []
             for n, line in enumerate(page_text.splitlines()):
                 line = unicodedata.normalize("NFKC", line).strip()
                 if _is_heading(line):
-                    layout, header, pending = None, [], []
+                    layout, header, pending, members = None, [], [], _Members()
                     continue
                 if not line or _FURNITURE.search(line):
                     continue
@@ -401,37 +550,51 @@ class IndicatorParser:
                         header.append(line)
                         found = _text_layout("".join(header), self.year)
                         if found is not None:
-                            layout, pending = found, []
+                            layout, pending, members = found, [], _Members()
                     else:
                         pending = (pending + [line])[-MAX_WRAPPED_ROWS:]
                     continue
                 header = []
+                if len(segments) == 1 and self.key_value(segments[0][0], segments[0][1], page, ctx):
+                    pending = []
+                    continue
                 if layout is None:
                     pending = []
                     continue
                 for k, (label, vals) in enumerate(segments):
                     parts = (pending if k == 0 else []) + [label]
-                    self._text_row(parts, vals, page, layout, ctx)
+                    self._text_row(parts, vals, page, layout, ctx, members)
                 pending = []
 
-    def _text_row(self, parts: list[str], vals: list[str], page: int, layout: _TextLayout, ctx: _Context) -> None:
+    def _text_row(self, parts: list[str], vals: list[str], page: int, layout: _TextLayout, ctx: _Context,
+                  members: _Members) -> None:
         cells = layout.cells(vals)
+        parent = members.of("".join(parts))
+        members.read(_NOTE_REF.sub("", "".join(parts)))
         if cells is None:
             return
         grid = Layout(0, layout.columns, len(cells))
         for k in range(len(parts)):
             label = "".join(parts[k:])
-            pairs = self.resolve(label, grid, ctx)
-            if not pairs:
-                continue
-            for fdef, quarter in pairs:
-                for col in grid.columns:
-                    if col.quarter != quarter or self.found.has(fdef.name, col.year):
-                        continue
-                    v = self.value(fdef, cells[col.index], page, label, ctx.unit, col)
-                    if v is not None:
-                        self.found.add(v, col.year, col.restated)
-            return
+            pairs = self.resolve(label, grid, ctx, parent, cells)
+            if pairs:
+                self.row(cells, page, pairs, ctx, label, fill_only=True)
+                return
+
+
+def _one_figure_per_year(layout: Layout, row: list[str], own: FieldDef) -> list[Column]:
+    """In a sub-columned table, the columns of a row that prints at most one figure per year (不良贷款率
+    1.06% | | 1.06% |), where ``own`` (the row's field) is read; an amount only from an amount column."""
+    years: dict[tuple[int, bool | None], list[Column]] = {}
+    for c in layout.columns:
+        if c.index < len(row) and parse_number(row[c.index]) is not None:
+            years.setdefault((c.year, c.restated), []).append(c)
+    if not years or any(len(cols) > 1 for cols in years.values()):
+        return []
+    single = [cols[0] for cols in years.values()]
+    if own.unit not in ("percent", "ratio") and any(c.measure not in (None, AMOUNT_MEASURE) for c in single):
+        return []
+    return single
 
 
 def _is_prose(line: str) -> bool:

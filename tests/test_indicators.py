@@ -282,3 +282,116 @@ def test_new_fields_are_named_within_the_column_limit_and_resolve():
         assert fields.resolve(label).name == name, label
     assert all(len(f.name) <= 21 for f in fields)
     assert fields["拨备覆盖率"].unit == "percent" and fields["逾期60天以上贷款偏离度"].unit == "ratio"
+
+
+# Bank asset quality: sub-columns under each year, 其中 rows, and the non-recurring and key-value rows --------
+
+def _values(result) -> dict:
+    return {(v.field, y): v.value for y, vals in result.by_year.items() for v in vals}
+
+
+def _page_text(*tables: list[list[str]]) -> str:
+    """The text layer of a page printing ``tables`` in 百万元 (where the unit of a table's rows is read)."""
+    return "\n".join("（货币单位：人民币百万元）\n" + "\n".join(" ".join(r) for r in rows) for rows in tables)
+
+
+FIVE_CLASSES = [
+    ["项目", "2024年12月31日", "", "2023年12月31日", "", "本年末比上年末增减"],
+    ["", "余额", "占比(%)", "余额", "占比(%)", ""],
+    ["正常类贷款", "1,000", "90.00", "900", "89.00", "11.1%"],
+    ["关注贷款", "50", "5.00%", "40", "4.00%", "25.0%"],
+    ["不良贷款", "30", "3.00%", "20", "2.00%", "50.0%"],
+    ["其中：次级", "10", "1.00%", "8", "0.80%", "25.0%"],
+    ["发放贷款和垫款本金总额", "1,080", "100.00%", "960", "100.00%", "12.5%"],
+    ["不良贷款率", "3.00%", "", "2.00%", "", "+1.00 个百分点"],
+    ["逾期 90 天以上贷款偏离度（注 1）", "0.90", "", "0.80", "", "+0.10"],
+    ["逾期 90 天以上贷款拨备覆盖率", "300.00%", "", "280.00%", "", "+20.00 个百分点"],
+]
+BY_PRODUCT = [
+    ["项目", "2024年12月31日", "", "", "2023年12月31日", "", "", "不良率增减"],
+    ["", "贷款余额", "占比", "不良率", "贷款余额", "占比", "不良率", ""],
+    ["公司贷款", "600", "55.6%", "2.50%", "500", "52.1%", "1.90%", "+0.60 个百分点"],
+    ["贴现", "80", "7.4%", "-", "60", "6.3%", "-", "-"],
+    ["零售贷款（注）", "400", "37.0%", "3.70%", "400", "41.7%", "2.20%", "+1.50 个百分点"],
+]
+
+
+def test_sub_columns_under_each_year_name_the_rows_figures():
+    """余额 | 占比 | 不良率 under each year: 关注贷款 + 占比 is 关注类贷款占比, 次级 + 余额 次级类贷款余额, 公司贷款 +
+    不良率 企业贷款不良率; a row of one figure per year (不良贷款率, a 偏离度 with its note mark) is its own field."""
+    tables = {36: [PageTable(36, FIVE_CLASSES, "lattice"), PageTable(36, BY_PRODUCT, "lattice")]}
+    values = _values(extract_indicators(tables, {36: _page_text(FIVE_CLASSES, BY_PRODUCT)}, 2024))
+    million = Decimal(1_000_000)
+    assert values[("正常类贷款余额", 2024)] == 1000 * million and values[("正常类贷款占比", 2023)] == Decimal("89.00")
+    assert values[("关注类贷款余额", 2023)] == 40 * million and values[("关注类贷款占比", 2024)] == Decimal("5.00")
+    assert values[("不良贷款余额", 2024)] == 30 * million and values[("次级类贷款余额", 2023)] == 8 * million
+    assert values[("不良贷款率", 2024)] == Decimal("3.00") and values[("不良贷款率", 2023)] == Decimal("2.00")
+    assert values[("逾期90天以上贷款偏离度", 2024)] == Decimal("0.90")
+    assert values[("逾期90天以上贷款拨备覆盖率", 2023)] == Decimal("280.00")
+    assert values[("企业贷款不良率", 2024)] == Decimal("2.50") and values[("个人贷款不良率", 2023)] == Decimal("2.20")
+    # Under 余额 a row's own amount; no 占比 or 不良率 of it is any field's.
+    assert values[("企业贷款", 2024)] == 600 * million and values[("发放贷款和垫款本金总额", 2023)] == 960 * million
+    assert Decimal("55.6") not in values.values() and Decimal("100.00") not in values.values()
+
+
+def test_a_member_row_is_its_parents_figure_of_it():
+    """「不良贷款率 / 其中：企业贷款 0.70% / 个人贷款 1.39%」: the 其中 rows are the 不良贷款率 of each kind of loan,
+    never the loans' amounts; a 其中 row under an amount (吸收存款本金 / 其中：企业存款) is its own field."""
+    rates = [["项目", "2024年12月31日", "2023年12月31日", "本年末比上年末增减"], ["不良贷款率", "1.06%", "1.06%", "-"],
+             ["其中：企业贷款", "0.70%", "0.63%", "+0.07 个百分点"], ["个人贷款", "1.39%", "1.37%", "+0.02 个百分点"]]
+    amounts = [["项目", "2024年12月31日", "2023年12月31日"], ["吸收存款本金", "3,500", "3,400"],
+               ["其中：企业存款", "2,200", "2,100"], ["个人存款", "1,300", "1,300"]]
+    tables = {22: [PageTable(22, rates, "lattice"), PageTable(22, amounts, "lattice")]}
+    values = _values(extract_indicators(tables, {22: _page_text(rates, amounts)}, 2024))
+    assert values[("企业贷款不良率", 2024)] == Decimal("0.70") and values[("个人贷款不良率", 2023)] == Decimal("1.37")
+    assert ("企业贷款", 2024) not in values and ("个人贷款", 2024) not in values
+    assert values[("企业存款", 2024)] == Decimal(2_200_000_000) and values[("个人存款", 2023)] == Decimal(1_300_000_000)
+    # The text layer alone reads the same lines (two rows on one, as pdfium prints them) the same way.
+    text = ("2.5.2 资产质量\n项目 2024 年 12 月 31 日 2023 年 12 月 31 日 本年末比上年末增减\n"
+            "不良贷款率 1.06% 1.06% - 其中：企业贷款 0.70% 0.63% +0.07 个百分点\n个人贷款 1.39% 1.37% +0.02 个百分点")
+    values = _values(extract_indicators({}, {22: text}, 2024))
+    assert values == {("不良贷款率", 2024): Decimal("1.06"), ("不良贷款率", 2023): Decimal("1.06"),
+                      ("企业贷款不良率", 2024): Decimal("0.70"), ("企业贷款不良率", 2023): Decimal("0.63"),
+                      ("个人贷款不良率", 2024): Decimal("1.39"), ("个人贷款不良率", 2023): Decimal("1.37")}
+
+
+@pytest.mark.parametrize("label", [
+    "计入当期损益的政府补助，但与公司正常经营业务密切相关，符合国家政策规定、按照一定标准定额或定量持续享受的政府补助除外",
+    "计入当期损益的政府补助（与公司正常经营业务密切相关、符合国家政策规定、按照确定的标准享有、对公司损益产生持续影响的政府补助除外）",
+    "政府补助",
+])
+def test_government_grants_of_the_nonrecurring_table_by_the_head_of_their_label(label):
+    rows = [["非经常性损益项目", "2019 年金额", "附注（如适用）", "2018 年金额"],
+            ["越权审批，或无正式批准文件，或偶发性的税收返还、减免", "", "", ""], [label, "7,500.00", "", "14,800.00"],
+            ["公允价值变动损益", "-7,556.00", "", "-13,192.00"], ["合计", "276.00", "", "2,139.00"]]
+    values = _values(extract_indicators(_table(rows, 7), {7: "单位:元 币种:人民币"}, 2019))
+    assert values == {("计入当期损益的政府补助", 2019): Decimal("7500.00"), ("计入当期损益的政府补助", 2018): Decimal("14800.00"),
+                      ("非经常性损益合计", 2019): Decimal("276.00"), ("非经常性损益合计", 2018): Decimal("2139.00")}
+
+
+def test_the_latest_share_capital_block_is_read_for_the_report_year_only():
+    """截至披露前一交易日…: label and one figure, no header; other rows of that shape are not read."""
+    rows = [["截至披露前一交易日的公司总股本（股）", "19,405,918,198"], ["支付的优先股股利（元）", "874,000,000"],
+            ["用最新股本计算的全面摊薄每股收益（元/股）", "2.15"], ["营业收入", "146,695"]]
+    values = _values(extract_indicators(_table(rows, 17), {17: "（货币单位：人民币百万元）"}, 2024))
+    assert values == {("用最新股本计算的全面摊薄每股收益", 2024): Decimal("2.15")}
+    text = "截至披露前一交易日的公司总股本及用最新股本计算的全面摊薄每股收益\n" + "\n".join(" ".join(r) for r in rows)
+    assert _values(extract_indicators({}, {17: text}, 2024)) == values
+
+
+def test_bank_asset_quality_pages_are_read_and_other_companies_have_none_of_it(ingested):
+    store, reports = ingested
+    ex, pages = reports["000001_2024.json"]
+    assert any("五级分类" in ex.pages[p - 1] for p in pages)
+    prov = store.provenance("000001", 2024, ["不良贷款余额", "关注类贷款占比", "逾期90天以上贷款偏离度"])
+    assert {p["field"] for p in prov} == {"不良贷款余额", "关注类贷款占比", "逾期90天以上贷款偏离度"}
+    assert all("五级分类" in ex.pages[p["page"] - 1] for p in prov)
+    bank_only = [f.name for f in field_dictionary() if f.name.endswith(("贷款余额", "贷款占比", "贷款不良率"))]
+    assert len(bank_only) >= 10
+    for truth in ("603339_2019.json", "600201_2020.json"):
+        ex, pages = reports[truth]
+        assert not any("五级分类" in ex.pages[p - 1] for p in pages)
+        data = load_truth(TRUTH / truth)
+        row = store.row(data["company_code"], data["report_year"])
+        assert [f for f in bank_only if row.get(f) is not None] == []
+        assert row["计入当期损益的政府补助"] is not None  # every company prints its 非经常性损益 table
