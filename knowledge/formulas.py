@@ -31,6 +31,11 @@ CHANGE_SUFFIX = "变动额"
 POINTS_SUFFIX = "变动"  # a rate's change, in percentage points (不良贷款率变动)
 SHARE = re.compile(r"(.+)占(.+)的比例")
 DIFFERENCE = re.compile(r"(.+)与(.+)的差额")
+# Rates and ratios keep at least this many significant digits unless the question asks for decimals
+# (保留两位小数 wins); MAX_PLACES bounds the decimals of a vanishing figure.
+SIGNIFICANT_OUTPUTS = ("percent", "ratio", "points")
+SIGNIFICANT_DIGITS = 3
+MAX_PLACES = 6
 _CHANGE_OUTPUT = {"money": "money", "count": "count", "percent": "points", "ratio": "ratio"}
 
 
@@ -129,7 +134,9 @@ def derived_formula(name: str) -> FormulaDef | None:
                 return derived_formula(f.name + POINTS_SUFFIX)
             return FormulaDef(f.name + GROWTH_SUFFIX, f"({f.name}-{PRIOR}{f.name})/{PRIOR}{f.name}", "percent",
                               inputs_map={f.name: f.name, PRIOR + f.name: f.name})
-        if name.endswith(POINTS_SUFFIX) and (rate := _percent_formula(name.removesuffix(POINTS_SUFFIX))):
+        # A rate the reports print under the formula's own name (主营业务毛利率) changes as printed: the field's.
+        rate_name = name.removesuffix(POINTS_SUFFIX)
+        if name.endswith(POINTS_SUFFIX) and not _numeric_field(rate_name) and (rate := _percent_formula(rate_name)):
             return rate
         for suffix in (CHANGE_SUFFIX, POINTS_SUFFIX):
             if name.endswith(suffix) and (f := _numeric_field(name.removesuffix(suffix))):
@@ -271,10 +278,20 @@ def evaluate(expr: str, env: dict[str, Decimal]) -> Decimal:
         return ev(_parse(expr))
 
 
+def default_places(f: FormulaDef, scaled: Decimal) -> int:
+    """The decimals a rate or ratio is shown with when the question asks for none: the formula's own, or
+    more where those would leave fewer than SIGNIFICANT_DIGITS (a 0.19% growth is 0.194%: an analyst
+    checking it against the inputs needs the third digit)."""
+    if f.output not in SIGNIFICANT_OUTPUTS or scaled == 0:
+        return f.decimals
+    needed = SIGNIFICANT_DIGITS - 1 - scaled.adjusted()  # adjusted(): the exponent of the leading digit
+    return max(f.decimals, min(needed, MAX_PLACES))
+
+
 def round_output(f: FormulaDef, value: Decimal, decimals: int | None) -> tuple[Decimal, str]:
     """(rounded number, display): percent ×100 with %, ratio plain, money with 元."""
-    places = f.decimals if decimals is None else decimals
     scaled = value * 100 if f.output == "percent" else value
+    places = decimals if decimals is not None else default_places(f, scaled)
     q = scaled.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
     suffix = {"percent": "%", "ratio": "", "money": "元", "count": "人", "points": "个百分点"}[f.output]
     return q, f"{q}{suffix}"

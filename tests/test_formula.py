@@ -75,6 +75,27 @@ def test_rounding_half_up_and_formats():
     assert round_output(get_formula("每股净资产"), Decimal("4.84056"), None)[1] == "4.8406元"
 
 
+def test_rates_and_ratios_keep_three_significant_digits_unless_decimals_are_asked():
+    growth = get_formula("营业成本增长率")
+    # (903,236,584.52 - 901,488,823.98) / 901,488,823.98 = 0.1939 %: 0.19% is too coarse to check.
+    assert round_output(growth, Decimal("0.001938747"), None)[1] == "0.194%"
+    assert round_output(growth, Decimal("-0.00980384"), None)[1] == "-0.980%"
+    assert round_output(growth, Decimal("-0.180700"), None)[1] == "-18.07%"  # two decimals already give four digits
+    assert round_output(growth, Decimal("0.001938747"), 2)[1] == "0.19%"  # 保留两位小数 wins
+    assert round_output(growth, Decimal("0"), None)[1] == "0.00%"
+    assert round_output(get_formula("流动比率"), Decimal("0.0123456"), None)[1] == "0.0123"
+    assert round_output(get_formula("每股净资产"), Decimal("0.00012345"), None)[1] == "0.0001元"  # money keeps its own
+
+
+def test_effective_tax_rate_and_main_business_margin():
+    tax = get_formula("实际所得税税率")
+    assert get_formula("实际税率") is tax and {i.field for i in tax.inputs} == {"所得税费用", "利润总额"}
+    env = {"所得税费用": Decimal("10230"), "利润总额": Decimal("54738")}  # 平安银行 2024, p.29 prints 18.69%
+    assert round_output(tax, evaluate(tax.expression, env), None)[1] == "18.69%"
+    main = get_formula("主营业务毛利率")
+    assert main.printed == "主营业务毛利率" and {i.field for i in main.inputs} == {"主营业务收入", "主营业务成本"}
+
+
 def test_real_formula_questions_give_the_reference_value(community):
     store, settings, _ = community
     items = [it for it in bench_sample() if it["type"] == "2-1" and "prom_answer" in it["prompt"]]
