@@ -30,8 +30,32 @@ def heading_level(line: str) -> str | None:
     if mark[0] in "(（":
         return "paren"
     if mark[0].isdigit():
-        return LEVELS[min(3 + mark.count("."), len(LEVELS) - 1)] if re.fullmatch(r"[\d.]+", mark) else "digit"
+        # 「1.」 is one level with 「1、」; each dot between numbers goes one deeper (1.2, 1.2.1).
+        return LEVELS[min(3 + mark.rstrip(".").count("."), len(LEVELS) - 1)]
     return "cn"
+
+
+_CN_DIGITS = {c: n for n, c in enumerate("一二三四五六七八九", 1)}
+
+
+def ordinal(line: str) -> int | None:
+    """The number a numbered heading counts: 3 for 「（三）」, 「三、」, 「1.2.3」 and 「第三节」; 12 for 「十二、」."""
+    m = _MARK.match(line.strip())
+    if not m:
+        return None
+    numbers = re.findall(r"\d+|[一二三四五六七八九十百]+", m.group(1).removeprefix("第"))
+    return _number(numbers[-1]) if numbers else None
+
+
+def _number(text: str) -> int | None:
+    if text.isdigit():
+        return int(text)
+    if "百" in text:
+        return None  # no heading counts that far
+    tens, ten, units = text.partition("十")
+    if not ten:
+        return _CN_DIGITS.get(text)
+    return (_CN_DIGITS.get(tens, 0) if tens else 1) * 10 + (_CN_DIGITS.get(units, 0) if units else 0)
 
 
 def same_or_outer(level: str) -> tuple[str, ...]:

@@ -1,12 +1,14 @@
 """Open questions answered from the report's own section: the CSRC headings, their levels, ticked
 options, verdicts, and the fallback when a report lacks the heading."""
 
+from pathlib import Path
+
 import pytest
 
 from ingestion.chunks import make_chunks
 from ingestion.pdf_text import read_pdf_text
 from ingestion.sections import find_sections
-from knowledge.headings import heading_level
+from knowledge.headings import heading_level, ordinal
 from tools.retrieval.sections import read_section, topic_of, topics, verdict
 
 
@@ -83,3 +85,80 @@ def test_the_most_specific_heading_wins():
     lines = [(11, "1.3 发展战略及核心竞争力"), (11, "1.3.1 本行发展战略"), (11, "坚持零售做强。"),
              (14, "1.3.2 本行核心竞争力"), (14, "综合金融优势显著，科技赋能。"), (15, "1.4 其他")]
     assert read_section(lines, _topic("核心竞争力")).heading == "1.3.2 本行核心竞争力"
+
+
+@pytest.mark.parametrize("line, n", [("（三）可能面对的风险", 3), ("十二、其他", 12), ("3.6.13 信息科技风险", 13), ("第五章 环境", 5),
+                                     ("1. 事项描述", 1), ("公司简介", None)])
+def test_ordinal_of_a_numbered_heading(line, n):
+    assert ordinal(line) == n
+
+
+def test_one_dot_is_the_level_of_a_comma_mark():
+    assert heading_level("1. 事项描述") == heading_level("1、事项描述") == "digit"
+    assert heading_level("1.2 从事的主要业务") == "digit2"
+
+
+def test_a_running_chapter_header_does_not_end_the_section():
+    # Bank layout: 「第三章 管理层讨论与分析」 atop every page of the chapter; its parts run over many pages.
+    chapter = "第三章 管理层讨论与分析"
+    lines = [(24, chapter), (24, "3.5 业务创新"), (24, "创新内容。"), (56, chapter), (56, "3.6 风险管理"),
+             (56, "本行建立了全面风险管理体系。"), (56, "3.6.1 信用风险"), (56, "信用风险内容。" * 400), (57, chapter),
+             (57, "3.6.2 市场风险"), (57, "市场风险内容。"), (58, chapter), (58, "3.6.3 流动性风险"), (58, "流动性内容。"),
+             (58, "3.7 未来展望"), (58, "3.7.1 宏观展望")]
+    found = read_section(lines, _topic("风险"))
+    # the parts past the context budget are listed; the next sibling's are not
+    assert found.text.startswith("主要包括：3.6.1 信用风险；3.6.2 市场风险；3.6.3 流动性风险。本行建立")
+    assert "宏观" not in found.text
+
+
+def test_a_part_titled_with_the_topic_answers_instead_of_its_section():
+    lines = [(11, "1.2 报告期内公司从事的主要业务"), (11, "1.2.1 所处行业基本情况"), (11, "银行业稳健发展。"),
+             (11, "1.2.2 从事的主要业务"), (11, "本行经营吸收公众存款、发放贷款等业务。"), (11, "1.3 发展战略")]
+    found = read_section(lines, _topic("主营业务"))
+    assert found.heading == "1.2.2 从事的主要业务" and found.text == "本行经营吸收公众存款、发放贷款等业务。"
+    # without such a part the whole section answers
+    whole = read_section(lines, _topic("经营模式"))
+    assert whole.heading == "1.2 报告期内公司从事的主要业务" and "银行业稳健发展" in whole.text
+
+
+def test_numbered_points_inside_a_part_are_no_parts_of_the_section():
+    lines = [(30, "四、可能面对的风险"), (30, "1、政策风险"), (30, "政策变化。"), (30, "2、汇率风险"), (30, "汇率波动。"),
+             (30, "1、应对措施"), (30, "加强管理。"), (31, "五、其他")]
+    assert read_section(lines, _topic("风险")).text.startswith("主要包括：1、政策风险；2、汇率风险。")
+
+
+def test_a_key_audit_matters_table_lists_its_rows_and_skips_the_standard_paragraphs():
+    # Big-four layout: the matters are rows of a two-column table, each opening with its title; the table
+    # runs over pages under 「（续）」 labels.
+    lines = [(116, "三、关键审计事项"), (116, "关键审计事项是我们根据职业判断，认为对本期财务报表审计最为重要的事项。"),
+             (117, "审计报告（续）"), (117, "三、关键审计事项（续）"), (117, "关键审计事项 该事项在审计中是如何应对"),
+             (117, "贷款的预期信用损失本行在预期信用损失的计量中使用了多个模型和假设，例如："),
+             (117, "1. 信用风险显著增加：选择认定标准高度依赖判断；"), (117, "2. 模型和参数：模型复杂；"),
+             (118, "审计报告（续）"), (118, "三、关键审计事项（续）"), (118, "关键审计事项 该事项在审计中是如何应对"),
+             (118, "贷款的预期信用损失（续） 评估并测试模型的关键控制。"), (118, "结构化主体合并评估"),
+             (118, "本行持有不同的结构化主体的权益。"), (119, "四、其他信息")]
+    found = read_section(lines, _topic("关键审计事项"))
+    assert found.text.startswith("主要包括：贷款的预期信用损失；结构化主体合并评估。贷款的预期信用损失本行")
+    assert "职业判断" not in found.text and "（续）" not in found.text and "1. 信用风险显著增加；" not in found.text
+
+
+BANK_PDF = next((Path(__file__).parent / "data" / "reports").glob("*平安银行*2024*.pdf"))
+
+
+@pytest.fixture(scope="module")
+def bank_lines():
+    pages = read_pdf_text(BANK_PDF).pages
+    rows = make_chunks(pages, find_sections(pages), company_code="000001", year=2024)
+    return [(r["page"], ln) for r in rows for ln in r["text"].split("\n")]
+
+
+def test_real_bank_report_sections(bank_lines):
+    business = read_section(bank_lines, _topic("主营业务"))
+    assert business.heading == "1.2.2 从事的主要业务" and "吸收公众存款" in business.text
+    risks = read_section(bank_lines, _topic("风险"))
+    assert risks.heading == "3.6 风险管理" and all(r in risks.text for r in ("信用风险", "市场风险", "流动性风险"))
+    duty = read_section(bank_lines, _topic("社会责任"))
+    assert duty.heading == "5.2 社会责任" and "乡村振兴" in duty.text
+    matters = read_section(bank_lines, _topic("关键审计事项"))
+    assert matters.text.startswith("主要包括：发放贷款和垫款、债权投资和信贷承诺的预期信用损失；结构化主体合并评估。")
+    assert "职业判断" not in matters.text
