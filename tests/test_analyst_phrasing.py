@@ -230,7 +230,9 @@ def test_how_much_more_is_an_amount_and_how_much_growth_a_rate(tmp_path, questio
 def test_a_report_list_is_no_ranking_and_a_company_the_thread_lacks_is_refused(tmp_path):
     store = _registry(tmp_path)
     top5 = understand("四方科技2019年前五名客户销售额占年度销售总额的比例", store)
-    assert top5.statistic is None and top5.fields == [] and top5.formula is None
+    # The report's own list (ingestion.business reads it), not a ranking of companies.
+    assert top5.statistic is None and top5.fields == ["前五名客户销售额占年度销售总额比例"] and top5.formula is None
+    assert understand("四方科技2019年前五大供应商采购占比", store).fields == ["前五名供应商采购额占年度采购总额比例"]
     previous = understand("生物股份2020年营业收入", store).to_context()
     other = understand("中牧股份的呢", store, previous=previous)
     assert other.companies == [] and any("中牧股份" in p for p in other.problems)

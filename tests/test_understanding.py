@@ -85,6 +85,39 @@ def test_follow_up_analogous_field(registry):
     assert u.fields == ["筹资活动产生的现金流量净额"] and u.years == [2019]
 
 
+def test_follow_up_restating_the_field_with_another_year(registry):
+    first = understand("平安银行2024年筹资活动产生的现金流量净额", registry)
+    u = understand("上一年筹资活动呢", registry, previous=first.to_context())
+    assert u.fields == ["筹资活动产生的现金流量净额"] and u.years == [2023]
+
+
+def test_growth_after_two_years_of_one_field_is_the_later_over_the_earlier(registry):
+    context = None
+    for question in ("平安银行2024年手续费及佣金净收入", "上一年呢"):
+        context = understand(question, registry, previous=context).to_context()
+    assert context["years"] == [2023] and context["moved_from"] == [2024]
+    u = understand("增长率是多少", registry, previous=context)
+    assert u.formula == "手续费及佣金净收入增长率" and u.years == [2024]
+    # Without the year moved by the thread, a growth follow-up is the shown year's own.
+    first = understand("平安银行2023年手续费及佣金净收入", registry)
+    assert understand("增长率是多少", registry, previous=first.to_context()).years == [2023]
+
+
+def test_a_parenthetical_excluding_a_group_member_restates_a_parent_only_figure(registry):
+    u = understand("平安银行2024年本行在职员工人数（不含平安理财）", registry)
+    assert u.fields == ["母公司在职员工的数量"] and not u.problems
+    u = understand("平安银行2024年本行在职员工人数（不含派遣人员）", registry)  # another quantity
+    assert u.fields == [] and any("不含派遣人员" in p for p in u.problems)
+    u = understand("平安银行2024年在职员工人数（不含平安理财）", registry)  # the group's total less a member
+    assert u.fields == [] and u.problems
+
+
+def test_a_rate_of_a_field_is_not_the_field(registry):
+    u = understand("四方科技2019年所得税税率", registry)
+    assert u.fields == [] and not u.formula and any("所得税税率" in p for p in u.problems)
+    assert understand("平安银行2024年实际所得税税率", registry).formula == "实际所得税税率"
+
+
 def test_registry_change_rebuilds_the_automaton(registry, monkeypatch):
     from understanding import entities
 

@@ -84,6 +84,7 @@ class Specific:
     covers: list[Mention]  # the qualified mention and any inside its qualifier (非经常性损益 in 扣除非经常性损益后的…)
     formula: str | None = None  # the growth formula that answers it, when formulas.toml has one
     field: str | None = None  # the field the qualified words name (第四季度 + 经营现金流: 第四季度经营活动产生的现金流量净额)
+    excluded: str | None = None  # what a parenthetical after the mention leaves out (（不含平安理财）: 平安理财)
 
 
 @lru_cache(maxsize=1)
@@ -92,7 +93,7 @@ def _words_before() -> tuple[str, ...]:
     return tuple(sorted(intent_rules()["qualifiers"]["before"], key=len, reverse=True))
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=8)
 def _words_after(lists: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     """(word, list name) of the qualifier lists written after a quantity, longest word first."""
     q = intent_rules()["qualifiers"]
@@ -158,6 +159,15 @@ def _after(text: str, m: Mention, lists: tuple[str, ...]) -> tuple[str, int] | N
 
 
 _AGAINST_YEAR = re.compile(r"(?:比|较|相比|相较于?|与)(?:\d{2}|\d{4})年度?(?:相比|比)?")
+# 「（不含平安理财）」 written right after a quantity (the question is NFKC-folded: half-width brackets).
+_EXCLUSION = re.compile(r"\((?:不含|不包括|剔除|除去)([^()]{1,30})\)")
+
+
+def excluded_after(text: str, m: Mention) -> tuple[str, int] | None:
+    """What a parenthetical right after ``m`` leaves out (「在职员工人数（不含平安理财）」: 平安理财), and where the
+    parenthetical ends; or None."""
+    found = _EXCLUSION.match(text, m.end)
+    return (found[1], found.end()) if found else None
 
 
 def _surface_forms(m: Mention) -> tuple[str, ...]:
@@ -242,6 +252,13 @@ def _modifier_start(text: str, m: Mention, mentions: list[Mention]) -> int | Non
     return start if run else None
 
 
+def _after_lists(m: Mention, growth: bool) -> tuple[str, ...]:
+    """The qualifier lists read after ``m``: a change (unless the question compares years itself), another
+    quantity, and for an amount a rate of it (所得税税率)."""
+    amount = m.kind == "field" and field_dictionary()[m.name].unit in ("money", "count")
+    return ("growth",) * growth + ("after",) + ("amount_rate",) * amount
+
+
 def specific_quantities(text: str, mentions: list[Mention], *, growth: bool = True,
                         modifiers: bool = False) -> list[Specific]:
     """The mentions of ``mentions`` (found in ``text``) that qualifier words make a quantity the
@@ -261,10 +278,12 @@ def specific_quantities(text: str, mentions: list[Mention], *, growth: bool = Tr
             qualifier = text[start:m.start]
             out.append(Specific(text[start:m.end], [*inside, m], formula=_qualified_growth(qualifier, m),
                                 field=_qualified_field(qualifier, m)))
-        elif (hit := _after(text, m, ("growth", "after") if growth else ("after",))) is not None:
+        elif (hit := _after(text, m, _after_lists(m, growth))) is not None:
             name, end = hit
             amount = name == "growth" and asks_amount(text[m.end:end].lstrip(_FILLER), text[end:])
-            out.append(Specific(text[m.start:end], [m], growth_formula(m, amount=amount) if name == "growth" else None))
+            excluded, end = excluded_after(text, m) or (None, end)
+            out.append(Specific(text[m.start:end], [m], growth_formula(m, amount=amount) if name == "growth" else None,
+                                excluded=excluded))
     # A mention inside another's qualifier (非经常性损益 in 扣除非经常性损益后的稀释每股收益) is that one's.
     return [s for s in out if not any(t is not s and s.covers[-1] in t.covers for t in out)]
 

@@ -7,6 +7,7 @@ asked only when an LLM endpoint is configured. ``previous`` is the prior turn's 
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
@@ -34,6 +35,8 @@ _TOP_N = re.compile(r"前\s*([0-9一二两三四五六七八九十]+)\s*(?:名|�
 _NTH = re.compile(r"第\s*([0-9一二两三四五六七八九十]+)\s*(?:高|低|多|少|大|小|名)")
 _THRESHOLD = re.compile(r"(超过|高于|大于|多于|不低于|不少于|至少|低于|小于|少于|不足|不超过|不高于)?\s*(-?\d+(?:\.\d+)?)\s*(亿|万|千)?\s*(元|人|%|个)?\s*(以上|以下)?")
 _SCALE = {"亿": Decimal(10) ** 8, "万": Decimal(10) ** 4, "千": Decimal(1000), None: Decimal(1)}
+# An entity whose name opens with this many characters of the company's is one of its group (平安理财, 平安银行).
+_SHARED_NAME_HEAD = 2
 _PRONOUN = re.compile(r"^(?:那|那么)?(?:它|它们|其|该公司|这家公司|这个公司|该企业|这家企业|他们)")
 _PROVINCES = ("北京", "天津", "上海", "重庆", "河北", "山西", "辽宁", "吉林", "黑龙江", "江苏", "浙江", "安徽", "福建",
               "江西", "山东", "河南", "湖北", "湖南", "广东", "海南", "四川", "贵州", "云南", "陕西", "甘肃", "青海",
@@ -65,6 +68,9 @@ class Understanding:
     # No year was written: the latest year the store holds was taken (the answer says so).
     year_assumed: int | None = None
     unit_request: str | None = None  # 「多少亿」: 亿元
+    # The thread's years before this turn changed only them (「上一年呢」 after 2024: [2024]), so that a growth
+    # follow-up next asks the change between the two figures shown.
+    moved_from: list[int] = field(default_factory=list)
 
     def to_context(self) -> dict[str, Any]:
         """JSON-serialisable thread memory for the next turn."""
@@ -155,7 +161,8 @@ def _follow_up_words(text: str) -> str:
 
 def analogous_field(previous_fields: list[str], text: str) -> str | None:
     """「筹资活动的呢？」 after 投资活动产生的现金流量净额: the words replace the head of the previous
-    field, and the result must be a field of the dictionary."""
+    field, and the result must be a field of the dictionary. Words that are the previous field's own head
+    (「上一年筹资活动呢」 after 筹资活动产生的现金流量净额) name that field again."""
     words = _follow_up_words(text)
     if not 2 <= len(words) <= 8:
         return None
@@ -164,7 +171,7 @@ def analogous_field(previous_fields: list[str], text: str) -> str | None:
         # Replace a head of the same length first (投资活动 → 筹资活动), then any other head.
         for k in sorted(range(1, len(prev)), key=lambda k: (k != len(words), k)):
             hit = fd.resolve(words + prev[k:])
-            if hit is not None and hit.name != prev:
+            if hit is not None and (hit.name != prev or prev.startswith(words)):
                 return hit.name
     return None
 
@@ -186,6 +193,19 @@ def _own_topic(masked: str, found: list) -> bool:
     for word in sorted(intent_rules.intent_rules()["follow_up"]["filler"], key=len, reverse=True):
         text = text.replace(word, "")
     return len(re.findall(r"[\u4e00-\u9fff]", text)) >= 2
+
+
+def _growth_between_shown_years(u: Understanding, prev: dict) -> list[int] | None:
+    """「上一年呢」 then 「增长率是多少」 (2024, then 2023, of one field): the change between the two figures the
+    thread showed, later over earlier — the later year's growth, not the earlier one's against a third year.
+    None when the follow-up is not the growth of the field those two turns asked for."""
+    shown, before = prev.get("years") or [], prev.get("moved_from") or []
+    if len(shown) != 1 or before != [shown[0] + 1] or not u.formula or not prev.get("fields"):
+        return None
+    f = get_formula(u.formula)
+    if f is None or not uses_prior_year(f) or any(i.field not in prev["fields"] for i in f.inputs):
+        return None
+    return before
 
 
 def _one_year_for_a_change(u: Understanding, ym, text: str) -> None:
@@ -217,6 +237,23 @@ def _answer_what_is_named(u: Understanding, found: list, specific: list[Specific
                 u.intent = "计算题"  # the rules saw a level; it is the formula's growth rate
         else:
             problems.append(f"未识别到要查询的字段：{s.words}")
+
+
+def _implied_exclusions(specific: list[Specific], companies: list[CompanyRef]) -> list[Specific]:
+    """``specific`` without the parentheticals that only restate a parent-only figure: 「本行在职员工人数（不含
+    平安理财）」 — the parent's own figure leaves the group's other members out by definition, so excluding one
+    (a subsidiary, or an entity named like the company: 平安理财 beside 平安银行) asks for that figure. Excluding
+    anything else (（不含派遣人员）) is another quantity, and stays one."""
+    rules = intent_rules.intent_rules()["qualifiers"]
+    return [s for s in specific if not (s.excluded and s.covers[-1].name in rules["parent_only_fields"]
+                                        and _group_member(s.excluded, companies, rules["group_members"]))]
+
+
+def _group_member(words: str, companies: list[CompanyRef], member_words: list[str]) -> bool:
+    if words.endswith(tuple(member_words)):
+        return True
+    names = [n for c in companies for n in (c.short_name, c.name, c.mention) if n]
+    return any(len(os.path.commonprefix([words, n])) >= _SHARED_NAME_HEAD for n in names)
 
 
 def _latest_year_held(store, u: Understanding, kind: str | None) -> int | None:
@@ -388,7 +425,8 @@ def understand(question: str, store, *, previous: dict | None = None, llm_intent
     # What is missing ---------------------------------------------------------------------------
     comparing = (u.statistic or {}).get("kind") == "compare_years"
     about_companies = bool(u.companies) and kind not in ("rank", "count")
-    specific = specific_quantities(named, found, growth=not comparing, modifiers=about_companies)
+    specific = _implied_exclusions(specific_quantities(named, found, growth=not comparing, modifiers=about_companies),
+                                   u.companies)
     if u.intent == "开放性问题" and u.intent_source == "rules" and any(s.formula for s in specific) \
             and not intent_rules.has_cue(cue_text, "reason"):
         u.intent = "计算题"  # 「不良率同比变化」 asks for the change, not for text about it
@@ -396,6 +434,8 @@ def understand(question: str, store, *, previous: dict | None = None, llm_intent
     if structured:  # a number will be answered: never that of a nearer, less specific field
         _answer_what_is_named(u, found, specific, problems)
         _one_year_for_a_change(u, ym, cue_text)
+        if prev and "years" in u.resolved_from_context and (later := _growth_between_shown_years(u, prev)):
+            u.years = later
     cross_company = (u.statistic or {}).get("kind") in ("rank", "count")
     if u.intent == "其他" and (u.years or text.endswith(("呢", "呢?", "呢？"))) and not problems:
         problems.append("未识别到公司和要查询的内容（没有可承接的上文）")  # 「那2018年呢？」 opening a thread
@@ -409,4 +449,7 @@ def understand(question: str, store, *, previous: dict | None = None, llm_intent
     u.problems = problems
     u.resolved_from_context = list(dict.fromkeys(u.resolved_from_context))
     u.fields = [x for x in u.fields if x in fd]
+    if prev and prev.get("years") and u.years != prev["years"] and u.fields == (prev.get("fields") or []) \
+            and u.formula == prev.get("formula"):
+        u.moved_from = list(prev["years"])  # only the year changed
     return u

@@ -37,6 +37,11 @@ def english_name_forms(english_name: str | None) -> set[str]:
     return ({key} if key else set()) | set(peeled(key, _LEGAL_EN, MIN_HEAD_LETTERS))
 
 
+def preload() -> None:
+    """Load pypinyin's dictionaries now (about half a second), e.g. in a parent before it forks workers."""
+    import pypinyin  # noqa: F401
+
+
 def _pinyin(text: str) -> str:
     from pypinyin import lazy_pinyin  # deferred: its dictionaries load in ~0.3 s, needed only at registration
 
