@@ -40,12 +40,16 @@ def templates() -> dict[str, Any]:
     return tomllib.loads((KNOWLEDGE_DIR / "answers.toml").read_text(encoding="utf-8"))
 
 
-def format_value(value: Any, unit: str | None) -> str:
-    """The exact figure with its unit: 905402299.44元, 17人, 18.63%, text as is."""
+def format_value(value: Any, unit: str | None, field: str | None = None) -> str:
+    """The exact figure with its unit: 905402299.44元, 17人, 486258户 (a count of ``field``'s own unit), 18.63%,
+    text as is."""
     if value is None:
         return ""
     text = format(value, "f") if isinstance(value, Decimal) else str(value)
-    return text + templates()["units"].get(unit or "text", "")
+    t = templates()
+    if unit == "count" and field in t["count_units"]:
+        return text + t["count_units"][field]
+    return text + t["units"].get(unit or "text", "")
 
 
 def in_requested_unit(value: Any, unit: str | None, requested: str | None, decimals: int | None = None) -> str | None:
@@ -168,7 +172,7 @@ def _group(values: list[dict]) -> dict[tuple, list[dict]]:
 
 
 def _display(v: dict) -> str:
-    return (v.get("display") or format_value(v["value"], v.get("unit"))) + _loss_note(v)
+    return (v.get("display") or format_value(v["value"], v.get("unit"), v.get("field"))) + _loss_note(v)
 
 
 def _loss_note(v: dict) -> str:
@@ -190,6 +194,16 @@ def _label(v: dict) -> str:
     return v.get("mention") or v["field"]
 
 
+def _earlier_column_note(t: dict, year: int, vals: list[dict]) -> str:
+    """Where figures come from a later report's earlier-year columns: which report, and which column."""
+    later = sorted({v.get("report_year") or year + 1 for v in vals if v.get("source") == "report_prior_year"})
+    if not later:
+        return ""
+    report_year = later[-1]
+    key = "prior_year_note" if report_year == year + 1 else "earlier_year_note"
+    return t[key].format(report_year=report_year, year=year)
+
+
 def _lookup(result: ToolResult) -> str:
     t = templates()["lookup"]
     parts = []
@@ -199,8 +213,8 @@ def _lookup(result: ToolResult) -> str:
         else:
             items = t["joiner"].join(t["item"].format(field=_label(v), value=_display(v)) for v in vals)
             sentence = t["many"].format(company=company, year=year, items=items)
-        if any(v.get("source") == "report_prior_year" for v in vals):
-            sentence = sentence.removesuffix("。") + t["prior_year_note"].format(report_year=year + 1) + "。"
+        if note := _earlier_column_note(t, year, vals):
+            sentence = sentence.removesuffix("。") + note + "。"
         for awkward, better in t["collapse"]:
             sentence = sentence.replace(awkward, better)
         parts.append(sentence)

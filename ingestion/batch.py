@@ -37,6 +37,7 @@ from ingestion.lock import OnWait
 from ingestion.pdf_text import PdfError
 from ingestion.pipeline import FAILED, SKIPPED, IngestResult, commit_extraction, skipped_result
 from ingestion.tables import preload as preload_tables
+from understanding.romanized import preload as preload_romanization
 from knowledge.configuration import Settings
 from knowledge.store import Store
 
@@ -342,9 +343,11 @@ class _Pool:
 
     def run(self) -> None:
         if self.fork:
-            # Forked workers inherit camelot's imports (a second: opencv, pandas) instead of each paying them, and
-            # again every worker that replaces a killed one.
+            # Forked workers inherit camelot's imports (a second: opencv, pandas) and pypinyin's dictionaries (half
+            # a second, for a company's Latin aliases) instead of each paying them, and again every worker that
+            # replaces a killed one.
             preload_tables()
+            preload_romanization()
         try:
             for _ in range(self.size):
                 self._assign(self._start())

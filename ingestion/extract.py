@@ -11,7 +11,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from ingestion.audit import AuditResult, audit_statements
-from ingestion.basic_info import extract_basic
+from ingestion.basic_info import extract_basic, extract_report_facts
+from ingestion.business import extract_business
 from ingestion.filenames import ReportIdentity
 from ingestion.identity import report_identity
 from ingestion.indicators import extract_indicators
@@ -45,25 +46,26 @@ class ReportExtraction:
     statements: dict[str, StatementResult] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     audit: AuditResult | None = None  # the statements' accounting identities (ingestion.audit), checked by the worker
+    # The registry entry, built by the worker too: its pinyin aliases cost the single writer nothing.
+    company: Company | None = None
 
-    @property
-    def company(self) -> Company:
-        """The registry entry: names and codes as printed — an A+B-share company's every short name and
-        code (「苏常柴 A、苏常柴 B」, 「000570、200570」) — and its Latin-letter names."""
-        ident = self.identity
-        printed = {v.field: str(v.value) for v in self.current
-                   if v.field in ("公司简称", "证券代码", "外文名称", "外文名称缩写", "变更前股票简称")}
-        short_names = share_classes(ident.short_name) + share_classes(printed.get("公司简称"))
-        # A former short name (四方冷链, 金宇集团) still names the company; so does its English abbreviation (SQTEG).
-        former = [n for n in share_classes(printed.get("变更前股票简称")) if re.search(r"[\u4e00-\u9fff]", n)]
-        abbreviation = [k for k in [latin_key(printed.get("外文名称缩写") or "")] if len(k) >= 3]
-        short_name = short_names[0] if short_names else None
-        codes = [c for c in share_classes(printed.get("证券代码")) if re.fullmatch(r"\d{6}", c) and c != ident.code]
-        full_name = ident.full_name or short_name or ident.code
-        cores = core_forms(Company(ident.code, full_name, short_name))
-        latin = latin_aliases([*short_names, *cores], printed.get("外文名称"))
-        aliases = tuple(dict.fromkeys([*short_names, *codes, *former, *abbreviation, *latin]))
-        return Company(ident.code, full_name, short_name, aliases)
+
+def registry_company(ident: ReportIdentity, current: list[Value]) -> Company:
+    """The registry entry: names and codes as printed — an A+B-share company's every short name and
+    code (「苏常柴 A、苏常柴 B」, 「000570、200570」) — and its Latin-letter names."""
+    printed = {v.field: str(v.value) for v in current
+               if v.field in ("公司简称", "证券代码", "外文名称", "外文名称缩写", "变更前股票简称")}
+    short_names = share_classes(ident.short_name) + share_classes(printed.get("公司简称"))
+    # A former short name (四方冷链, 金宇集团) still names the company; so does its English abbreviation (SQTEG).
+    former = [n for n in share_classes(printed.get("变更前股票简称")) if re.search(r"[\u4e00-\u9fff]", n)]
+    abbreviation = [k for k in [latin_key(printed.get("外文名称缩写") or "")] if len(k) >= 3]
+    short_name = short_names[0] if short_names else None
+    codes = [c for c in share_classes(printed.get("证券代码")) if re.fullmatch(r"\d{6}", c) and c != ident.code]
+    full_name = ident.full_name or short_name or ident.code
+    cores = core_forms(Company(ident.code, full_name, short_name))
+    latin = latin_aliases([*short_names, *cores], printed.get("外文名称"))
+    aliases = tuple(dict.fromkeys([*short_names, *codes, *former, *abbreviation, *latin]))
+    return Company(ident.code, full_name, short_name, aliases)
 
 
 COST_AS_PRINTED = "报表中以减项（负数）列示"
@@ -170,6 +172,9 @@ def extract_report(path: str | Path, sha256: str | None = None, *, trust_content
 
     basic = extract_basic(*subset(where.tables.get("basic", [])))
     ident = report_identity(path, text.pages, basic, trust_content=trust_content)  # before the statements: fail fast
+    # Officers and shareholder counts, printed outside 公司简介 (the 公司简介 tables win where both print one).
+    have = {v.field for v in basic}
+    basic += [v for v in extract_report_facts(text.pages, ident.year) if v.field not in have]
     rd = extract_rd(*subset(where.tables.get("rd", [])))
     staff = extract_staff(*subset(where.tables.get("staff", [])))
     have = {v.field for v in rd}
@@ -198,12 +203,15 @@ def extract_report(path: str | Path, sha256: str | None = None, *, trust_content
     have = {v.field for v in current}
     current += [v for v in indicators.of_year(ident.year) if v.field not in have]
     earlier = {year: values for year, values in indicators.by_year.items() if year < ident.year}
+    # 主营业务 and 前五名客户/供应商, read from the page text of 经营情况讨论与分析 (no camelot page).
+    have = {v.field for v in current}
+    current += [v for v in extract_business(text.pages, sections) if v.field not in have]
     t3 = time.perf_counter()
     return ReportExtraction(
         path=str(path), sha256=sha256 or file_sha256(path), identity=ident, pages=text.pages,
         current=costs_as_amounts(current), prior=costs_as_amounts(prior), restated=costs_as_amounts(restated),
         earlier={year: costs_as_amounts(values) for year, values in earlier.items()}, statements=statements,
-        audit=audit_statements(statements),
+        audit=audit_statements(statements), company=registry_company(ident, current),
         timings={"text_s": t1 - t0, "positioned_s": t_pos - t1, "tables_s": t2 - t_pos, "parse_s": t3 - t2,
                  "total_s": t3 - t0, "camelot_statements": float(len(unsettled)),
                  "cpu_s": time.process_time() - cpu0},  # this process's CPU: the figure a busy machine leaves honest

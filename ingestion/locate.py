@@ -1,5 +1,5 @@
 """Page recall: where the consolidated statements, the basic-info, staff and R&D tables and the headline
-indicators (主要会计数据和财务指标) are.
+indicators (主要会计数据和财务指标, with a bank's 贷款资产质量 tables) are.
 
 Statements are found by their heading line (a line that is only "合并资产负债表", possibly numbered),
 never by a mention in running text (the audit opinion names them in sentences) or the table of contents.
@@ -66,6 +66,11 @@ INDICATOR_KEYWORDS = ("主要会计数据", "主要财务指标", "加权平均�
                       "每股收益", "不良贷款率", "拨备覆盖率", "资本充足率", "净息差", "成本收入比", "流动性覆盖率",
                       "净稳定资金比例", "杠杆率", "偿付能力", "风险覆盖率", "净资本")
 MAX_INDICATOR_PAGES = 8
+# A bank's 贷款资产质量 tables in 管理层讨论与分析 (五级分类, 按产品划分 with 不良率, 逾期 ratios), read with the
+# indicators: the first page printing the five classes, and the next when it goes on with 不良率 columns.
+ASSET_QUALITY_START = ("五级分类",)
+ASSET_QUALITY_CLASSES = ("关注", "次级", "可疑", "损失", "不良贷款")
+ASSET_QUALITY_NEXT = "不良率"
 
 _ENUM = re.compile(r"^(?:[一二三四五六七八九十]+[、.]|\(?[一二三四五六七八九十\d]+[)、.]|[(（]?[一二三四五六七八九十]+[)）])")
 _TRAIL = re.compile(r"\((?:续|续表|合并|未经审计)\)$")
@@ -175,10 +180,23 @@ def locate_indicators(pages: list[str], sections: SectionMap | None = None) -> l
     return []
 
 
+def locate_asset_quality(pages: list[str], sections: SectionMap | None = None) -> list[int]:
+    flat = [re.sub(r"\s+", "", text) for text in pages]
+    fin = sections.find("财务报告", "财务报表") if sections else None
+    last = (fin.start - 1 if fin else len(pages))
+    for n in range(1, last + 1):
+        text = flat[n - 1]
+        if "......" in text or not any(k in text for k in ASSET_QUALITY_START):
+            continue
+        if all(k in text for k in ASSET_QUALITY_CLASSES):
+            return [n] + ([n + 1] if n < last and ASSET_QUALITY_NEXT in flat[n] else [])
+    return []
+
+
 def locate(pages: list[str], sections: SectionMap | None = None) -> Located:
     statements, boundaries = locate_statements(pages, sections)
     tables = locate_tables(pages, sections)
-    indicators = locate_indicators(pages, sections)
+    indicators = sorted(set(locate_indicators(pages, sections)) | set(locate_asset_quality(pages, sections)))
     if indicators:
         tables["indicators"] = indicators
     return Located(statements, tables, boundaries)

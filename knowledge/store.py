@@ -503,7 +503,7 @@ class Store:
 
         Plain SQL on the read-only connection: a lookup asks this on every turn, and building and
         executing the same statement through SQLAlchemy's expression layer cost more than the query."""
-        sql = ("SELECT p.*, r.file_name FROM provenance AS p LEFT JOIN reports AS r ON r.id = p.report_id "
+        sql = ("SELECT p.*, r.file_name, r.year AS report_year FROM provenance AS p LEFT JOIN reports AS r ON r.id = p.report_id "
                "WHERE p.company_code = :code AND p.year = :year")
         params: dict[str, Any] = {"code": company_code, "year": int(year)}
         if fields:

@@ -32,6 +32,14 @@ def test_prior_year_column_is_named():
     assert text == "四方科技2018年的货币资金是627041535.44元（取自2019年年报中的上年数）。"
 
 
+def test_an_earlier_column_of_a_later_report_names_that_report():
+    # 主要会计数据 prints three years: the 2017 figure of a 2019 report is not "the 2018 report's prior year".
+    value = _v("扣除非经常性损益后的净利润", "99", year=2017, report_year=2019)
+    value["source"] = "report_prior_year"
+    text = render(_u(years=[2017]), ToolResult(kind="lookup", values=[value]))
+    assert text.endswith("（取自2019年年报中2017年的数据）。"), text
+
+
 def test_units_and_exact_values():
     assert format_value(Decimal("379097507.0"), "money") == "379097507.0元"
     assert format_value(17, "count") == "17人"

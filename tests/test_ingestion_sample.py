@@ -136,3 +136,73 @@ def test_no_values_beyond_the_truth_list(ingested, truth):
     extra = [(f, y) for y in (year - 1, year) for f in (store.row(data["company_code"], y) or {})
              if (f, y) not in listed and f not in ("省份", "城市")]
     assert extra == []
+
+
+# --- basic facts printed outside 公司简介 (ingestion.basic_info.extract_report_facts) ----------------------
+
+BANK_PDF = next((Path(__file__).parent / "data" / "reports").glob("*平安银行*2024*.pdf"))
+
+
+def _facts(pdf, year=None) -> dict[str, str]:
+    from ingestion.basic_info import extract_report_facts
+    from ingestion.pdf_text import read_pdf_text
+
+    return {v.field: v.value for v in extract_report_facts(read_pdf_text(pdf).pages, year)}
+
+
+def test_officers_and_holder_counts_of_the_real_reports(sample_pdf, second_pdf):
+    # 四方科技: 「黄杰 董事长、总经理 男 72」, 「黄华 董事、财务总监」 (p.48); 股东总数 p.43
+    assert _facts(sample_pdf, 2019) == {"董事长": "黄杰", "总经理": "黄杰", "财务负责人": "黄华",
+                                        "普通股股东总数": "20,200户", "披露日前上一月末普通股股东总数": "18,954户"}
+    # 生物股份: 总裁 wrapped 「董事、总 / 裁」; 尹松涛 (董事、副总裁、财务总监) left on 2020-06-23, 孙华丰 is in office
+    bio = _facts(second_pdf, 2020)
+    assert (bio["董事长"], bio["总经理"], bio["财务负责人"], bio["普通股股东总数"]) == ("张翀宇", "张竞", "孙华丰", "40,654户")
+    # without the year the two 财务总监 rows conflict: nothing rather than a guess
+    assert "财务负责人" not in _facts(second_pdf)
+
+
+def test_bank_officers_from_the_declaration_and_the_table():
+    # p.2 「本行董事长谢永林、行长冀光恒、副行长兼首席财务官项有志…声明」; p.66 the same in the table; p.104 股东总数
+    facts = _facts(BANK_PDF, 2024)
+    assert (facts["董事长"], facts["总经理"], facts["财务负责人"]) == ("谢永林", "冀光恒", "项有志")
+    assert facts["普通股股东总数"] == "486,258户" and facts["披露日前上一月末普通股股东总数"] == "479,969户"
+
+
+@pytest.mark.parametrize("row, expected", [
+    ("王五 董事长 男 56 2019 年 5 月 21 日 2022 年 5 月 20 日", {"董事长": "王五"}),
+    ("王五 副董事长 男 56", {}),
+    ("王五 董事、副 总裁 男 50", {}),  # a wrapped 副总裁 is no 总裁
+    ("王五 董事、副行长 首席财务官 现任 男 60", {"财务负责人": "王五"}),
+    ("王五 董事长 离任 男 60", {}),
+    ("王五 董事长 男 60 2017 年 5 月 21 日 2020 年 6 月 23 日", {}),  # 任期 ended within the year
+    ("合计 / / / 董事长 男 60", {}),
+])
+def test_officer_rows(row, expected):
+    from ingestion.basic_info import extract_report_facts
+
+    assert {v.field: v.value for v in extract_report_facts(["姓名 职务 性别 年龄\n" + row], 2020)} == expected
+
+
+def test_signing_accountants_are_a_list_of_names():
+    from ingestion.basic_info import extract_basic
+    from ingestion.tables import PageTable
+
+    rows = [["公司聘请的会计师事务所（境\n内）", "名称", "致同会计师事务所（特殊普通合伙）"],
+            ["", "办公地址", "深圳市福田区福华路北深圳国际交易广场"],
+            ["", "签字会计师姓名", "中国注册会计师：陈志芳 中国注册会计师：\n李瑶"]]
+    values = {v.field: v.value for v in extract_basic({5: [PageTable(page=5, rows=rows, flavor="lattice")]}, {5: ""})}
+    assert values["签字会计师"] == "陈志芳、李瑶" and values["会计师事务所"] == "致同会计师事务所（特殊普通合伙）"
+    assert "办公地址" not in values  # the auditor's address is not the company's
+
+
+@pytest.mark.parametrize("declaration, expected", [
+    ("2、本行董事长谢永林、行长冀光恒、副行长兼首席财务官项有志、会计机构负责人郁辰声明：保证年度报告中财务报告的真实。",
+     {"董事长": "谢永林", "总经理": "冀光恒", "财务负责人": "项有志"}),
+    ("公司董事长兼总经理张三及会计机构负责人李四声明：保证年度报告中财务报告的真实。", {"董事长": "张三", "总经理": "张三"}),
+    # 公司负责人 and 主管会计工作负责人 are no titles of these fields
+    ("四、公司负责人黄杰、主管会计工作负责人黄华及会计机构负责人（会计主管人员）黄华声明：保证年度报告中财务报告的真实。", {}),
+])
+def test_officers_of_the_declaration(declaration, expected):
+    from ingestion.basic_info import extract_report_facts
+
+    assert {v.field: v.value for v in extract_report_facts([declaration])} == expected

@@ -407,7 +407,8 @@ def fetch_values(store: Store, codes: list[str], years: list[int], fields: list[
             p = prov.get(f, {})
             out[(code, year, f)] = {"company": short or full, "code": code, "year": year, "field": f,
                                     "value": exact(v), "unit": store.fields[f].unit, "page": p.get("page"),
-                                    "source": p.get("source"), "file": p.get("file_name")}
+                                    "source": p.get("source"), "file": p.get("file_name"),
+                                    "report_year": p.get("report_year")}
     return out, safe
 
 
