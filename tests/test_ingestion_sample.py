@@ -153,10 +153,10 @@ def _facts(pdf, year=None) -> dict[str, str]:
 def test_officers_and_holder_counts_of_the_real_reports(sample_pdf, second_pdf):
     # 四方科技: 「黄杰 董事长、总经理 男 72」, 「黄华 董事、财务总监」 (p.48); 股东总数 p.43
     assert _facts(sample_pdf, 2019) == {"董事长": "黄杰", "总经理": "黄杰", "财务负责人": "黄华",
-                                        "普通股股东总数": "20,200户", "披露日前上一月末普通股股东总数": "18,954户"}
+                                        "普通股股东总数": 20200, "披露日前上一月末普通股股东总数": 18954}
     # 生物股份: 总裁 wrapped 「董事、总 / 裁」; 尹松涛 (董事、副总裁、财务总监) left on 2020-06-23, 孙华丰 is in office
     bio = _facts(second_pdf, 2020)
-    assert (bio["董事长"], bio["总经理"], bio["财务负责人"], bio["普通股股东总数"]) == ("张翀宇", "张竞", "孙华丰", "40,654户")
+    assert (bio["董事长"], bio["总经理"], bio["财务负责人"], bio["普通股股东总数"]) == ("张翀宇", "张竞", "孙华丰", 40654)
     # without the year the two 财务总监 rows conflict: nothing rather than a guess
     assert "财务负责人" not in _facts(second_pdf)
 
@@ -165,7 +165,7 @@ def test_bank_officers_from_the_declaration_and_the_table():
     # p.2 「本行董事长谢永林、行长冀光恒、副行长兼首席财务官项有志…声明」; p.66 the same in the table; p.104 股东总数
     facts = _facts(BANK_PDF, 2024)
     assert (facts["董事长"], facts["总经理"], facts["财务负责人"]) == ("谢永林", "冀光恒", "项有志")
-    assert facts["普通股股东总数"] == "486,258户" and facts["披露日前上一月末普通股股东总数"] == "479,969户"
+    assert facts["普通股股东总数"] == 486258 and facts["披露日前上一月末普通股股东总数"] == 479969
 
 
 @pytest.mark.parametrize("row, expected", [
