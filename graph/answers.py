@@ -107,6 +107,8 @@ def _figures(u, result: ToolResult) -> str:
 
 
 def _template(u, result: ToolResult) -> str:
+    if result.kind == "segment":
+        return _segment(result)
     stat = (u.statistic or {}).get("kind") if u is not None else None
     if stat == "compare_years":
         return _compare_years(u, result)
@@ -119,6 +121,14 @@ def _template(u, result: ToolResult) -> str:
     if result.formula:
         return _formula(u, result)
     return _lookup(result)
+
+
+def _segment(result: ToolResult) -> str:
+    """「生物股份2020年生物制药业务的毛利率是62.95%（主营业务分行业情况，第14页）。」: each figure cites its table."""
+    t = templates()["segment"]
+    items = [t["item"].format(company=v["company"], year=v["year"], field=v["field"], value=_display(v),
+                              table=v["table"], page=v["page"]) for v in result.values]
+    return t["done"].format(items=t["joiner"].join(items))
 
 
 def _generated(rows: list[Any]) -> str:

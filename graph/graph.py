@@ -1,6 +1,7 @@
 """The nianbao agent graph.
 
     START → understand ─┬→ sql_lookup ─┐
+                        ├→ segment_lookup ┤   (a company's own business segment)
                         ├→ statistic  ─┤
                         ├→ formula    ─┼→ answer → END
                         ├→ retrieve   ─┤
@@ -21,14 +22,14 @@ from langgraph.prebuilt import ToolNode
 
 from graph import compound_nodes, nodes
 from graph.agent_tools import AGENT_TOOLS
-from graph.routing import TOOL_FOR_INTENT, route_after_agent, route_after_understand
+from graph.routing import SEGMENT_NODE, TOOL_FOR_INTENT, route_after_agent, route_after_understand
 from graph.state import AgentState, InputState, OutputState
 
 
 def build_graph() -> StateGraph:
     builder = StateGraph(AgentState, input_schema=InputState, output_schema=OutputState)
     builder.add_node("understand", nodes.understand)
-    tool_nodes = sorted(set(TOOL_FOR_INTENT.values()))
+    tool_nodes = sorted(set(TOOL_FOR_INTENT.values()) | {SEGMENT_NODE})
     for name in tool_nodes:
         builder.add_node(name, getattr(nodes, name))
         builder.add_edge(name, "answer")

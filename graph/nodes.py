@@ -143,6 +143,11 @@ async def sql_lookup(state: AgentState, config: RunnableConfig) -> dict[str, Any
     return {"result": result.to_dict()}
 
 
+async def segment_lookup(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
+    result = await _short_tool(config, tool_calls.segment, await _store(config), understanding_of(state))
+    return {"result": result.to_dict()}
+
+
 async def statistic(state: AgentState, config: RunnableConfig) -> dict[str, Any]:
     settings, u, store = settings_of(config), understanding_of(state), await _store(config)
     if tool_calls.needs_generated_sql(u):

@@ -15,6 +15,9 @@ TOOL_FOR_INTENT = {
     "金融概念": "glossary",
 }
 
+# A question about one of the company's own segments (「生物制药业务的毛利率」) goes here, whatever its intent.
+SEGMENT_NODE = "segment_lookup"
+
 # Intents that are about one company's report: without a company there is nothing to look up.
 NEEDS_COMPANY = {"基本信息", "员工信息", "财务报表", "计算题", "开放性问题"}
 
@@ -29,6 +32,8 @@ def route_after_understand(state: AgentState) -> str:
         return "agent" if state.get("mode") == "llm" else "compound"
     if u.get("problems") or (intent in NEEDS_COMPANY and not u.get("companies")):
         return "answer"  # the answer node says 「未查询到…」 naming what is missing
+    if u.get("segment"):
+        return SEGMENT_NODE
     return TOOL_FOR_INTENT.get(intent, "answer")
 
 

@@ -13,6 +13,7 @@ from knowledge.formulas import get_formula
 from knowledge.store import Store
 from tools import formula as formula_tool
 from tools import sql
+from tools.segments import segment_lookup
 from tools.results import ToolResult
 from understanding.entities import is_code_or_latin
 from understanding.intent import has_cue
@@ -49,6 +50,16 @@ def _fields(store: Store, u: Understanding, settings: Settings) -> ToolResult:
         return _refusal(u, "未识别到公司、年份或字段")
     return sql.lookup(store, [c.code for c in u.companies], u.years, u.fields, company_labels=company_labels(u),
                       field_labels=u.field_mentions, settings=settings)
+
+
+def segment(store: Store, u: Understanding) -> ToolResult:
+    """The figures asked of one of the company's own segments, in the words the question named it with."""
+    ask = u.segment or {}
+    if len(u.companies) != 1 or not u.years or not ask:
+        return _refusal(u, "未识别到公司、年份或业务分部")
+    company = u.companies[0]
+    return segment_lookup(store, company.code, u.years, ask["name"], ask["figures"], dimension=ask.get("dimension"),
+                          company_label=company_labels(u)[company.code], segment_label=ask.get("said"))
 
 
 def _merge(a: ToolResult, b: ToolResult) -> ToolResult:

@@ -25,6 +25,8 @@ MAIN_REVENUE, MAIN_COST, MAIN_MARGIN = "主营业务收入", "主营业务成本
 # A segment row's 毛利率 must agree with its own 营业收入 and 营业成本 to half a unit of its last printed digit
 # (and this much for the division): a row misread (a wrapped cell, a column shifted) fails it.
 MARGIN_SLACK = Decimal("0.001")
+# How many lines above a segment table its 单位 line may stand (above the block's first table, on the page before).
+UNIT_LOOKBACK = 60
 _AMOUNT = r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
 _PERCENT = r"-?\d+(?:\.\d+)?%?"
 # One segment row, its cells joined by spaces: a name (a wrapped one keeps a space: 罐式集装 箱), 营业收入, 营业成本,
@@ -48,6 +50,7 @@ class Segment:
     margin_change: Decimal
     page: int
     raw_text: str
+    dimension: str = "分行业"  # which table printed it: 分行业 | 分产品 | 分地区 (knowledge/business.toml)
 
 
 @dataclass(frozen=True)
@@ -237,25 +240,70 @@ def _company_figure(sentence: str, patterns, subjects: list[str]) -> int | None:
     return None
 
 
-def segment_rows(text: str, page: int) -> list[Segment]:
-    """The rows of the 主营业务分行业情况 table on ``text`` (a page with the next one), in 元; a row whose
-    毛利率 disagrees with its 营业收入 and 营业成本 is left out."""
+def segment_rows(text: str, page: int, heading: str | None = None, dimension: str = "分行业") -> list[Segment]:
+    """The rows of the table under ``heading`` (主营业务分行业情况) on ``text`` (a page with the next one), in 元,
+    every row cited on ``page``; a row whose 毛利率 disagrees with its 营业收入 and 营业成本 is left out."""
+    return _table_rows([(page, line) for line in text.splitlines()], heading or rules()["segments"]["heading"],
+                       dimension)
+
+
+def extract_segments(pages: list[str], sections: SectionMap | None = None) -> list[Segment]:
+    """Every row of the 主营业务分行业/分产品/分地区 tables (those knowledge/business.toml names), each table read
+    once, from the first page before the financial report that prints its heading, and each row cited on the
+    page it stands on (a table may run onto the next page). Total rows (合计) are left out: they are the
+    company's 主营业务, not a segment."""
     spec = rules()["segments"]
-    lines = [_fold(line).strip() for line in text.splitlines()]
-    start = next((i for i, line in enumerate(lines) if re.sub(r"\s+", "", line) == spec["heading"]), None)
+    found = business_pages(pages, sections)
+    out: list[Segment] = []
+    for table in spec["tables"]:
+        for n in found:
+            # The page before is read too: a table's 单位 line may stand above an earlier table of its block.
+            lines = [(p, line) for p in range(max(1, n - 1), min(len(pages), n + 1) + 1)
+                     for line in pages[p - 1].splitlines()]
+            rows = _table_rows(lines, table["heading"], table["dimension"], on_page=n)
+            if rows:
+                out += [r for r in rows if r.name not in spec["total_rows"]]
+                break
+    return out
+
+
+def _table_rows(lines: list[tuple[int, str]], heading: str, dimension: str, on_page: int | None = None
+                ) -> list[Segment]:
+    """The rows under the first line that is ``heading`` (on page ``on_page``, where given), up to a line
+    naming any of the table ends; ``lines`` are (page, line)."""
+    spec = rules()["segments"]
+    folded = [(page, _fold(line).strip()) for page, line in lines]
+    start = next((i for i, (page, line) in enumerate(folded) if re.sub(r"\s+", "", line) == heading
+                  and on_page in (None, page)), None)
     if start is None:
         return []
-    unit = find_unit("\n".join(lines[max(0, start - 4):start + 1]))
-    body = []
-    for line in lines[start + 1:]:
+    unit = _unit_above(folded[:start + 1])
+    joined, line_starts = "", []
+    for page, line in folded[start + 1:]:
         if any(end in re.sub(r"\s+", "", line) for end in spec["ends"]):
             break
-        body.append(line)
-    joined = re.sub(r"\s+", " ", " ".join(body))
-    return [s for m in _ROW.finditer(joined) if (s := _segment(m, unit, page)) is not None]
+        if line:
+            line_starts.append((len(joined), page))
+            joined += re.sub(r"\s+", " ", line) + " "
+    return [s for m in _ROW.finditer(joined)
+            if (s := _segment(m, unit, _page_at(line_starts, m.start("revenue")), dimension)) is not None]
 
 
-def _segment(m: re.Match, unit: str, page: int) -> Segment | None:
+def _unit_above(lines: list[tuple[int, str]]) -> str:
+    """The unit of the nearest 单位 line at or above the heading: one 单位 line serves every table of the
+    分行业、分产品、分地区 block; 元 where none is printed."""
+    for _, line in reversed(lines[-UNIT_LOOKBACK:]):
+        if unit := find_unit(line, default=""):
+            return unit
+    return "元"
+
+
+def _page_at(line_starts: list[tuple[int, int]], offset: int) -> int:
+    """The page of the line that holds ``offset`` of the joined table text."""
+    return next(page for start, page in reversed(line_starts) if start <= offset)
+
+
+def _segment(m: re.Match, unit: str, page: int, dimension: str) -> Segment | None:
     numbers = {k: parse_number(m[k]) for k in ("revenue", "cost", "margin", "revenue_change", "cost_change",
                                                "margin_change")}
     if any(v is None for v in numbers.values()) or numbers["revenue"] == 0:
@@ -267,4 +315,4 @@ def _segment(m: re.Match, unit: str, page: int) -> Segment | None:
         return None
     change = -abs(numbers["margin_change"]) if m["direction"] in _FALLING else numbers["margin_change"]
     return Segment(m["name"].replace(" ", ""), revenue, cost, numbers["margin"], numbers["revenue_change"],
-                   numbers["cost_change"], change, page, m[0])
+                   numbers["cost_change"], change, page, m[0], dimension)

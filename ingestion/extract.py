@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ingestion.audit import AuditResult, audit_statements
 from ingestion.basic_info import extract_basic, extract_report_facts
-from ingestion.business import extract_business
+from ingestion.business import Segment, extract_business, extract_segments
 from ingestion.filenames import ReportIdentity
 from ingestion.identity import report_identity
 from ingestion.indicators import extract_indicators
@@ -48,6 +48,8 @@ class ReportExtraction:
     audit: AuditResult | None = None  # the statements' accounting identities (ingestion.audit), checked by the worker
     # The registry entry, built by the worker too: its pinyin aliases cost the single writer nothing.
     company: Company | None = None
+    # The 主营业务分行业/分产品/分地区 rows (ingestion.business): the company's own segments, stored in their table.
+    segments: list[Segment] = field(default_factory=list)
 
 
 def registry_company(ident: ReportIdentity, current: list[Value]) -> Company:
@@ -206,12 +208,13 @@ def extract_report(path: str | Path, sha256: str | None = None, *, trust_content
     # 主营业务 and 前五名客户/供应商, read from the page text of 经营情况讨论与分析 (no camelot page).
     have = {v.field for v in current}
     current += [v for v in extract_business(text.pages, sections) if v.field not in have]
+    segments = extract_segments(text.pages, sections)
     t3 = time.perf_counter()
     return ReportExtraction(
         path=str(path), sha256=sha256 or file_sha256(path), identity=ident, pages=text.pages,
         current=costs_as_amounts(current), prior=costs_as_amounts(prior), restated=costs_as_amounts(restated),
         earlier={year: costs_as_amounts(values) for year, values in earlier.items()}, statements=statements,
-        audit=audit_statements(statements), company=registry_company(ident, current),
+        audit=audit_statements(statements), company=registry_company(ident, current), segments=segments,
         timings={"text_s": t1 - t0, "positioned_s": t_pos - t1, "tables_s": t2 - t_pos, "parse_s": t3 - t2,
                  "total_s": t3 - t0, "camelot_statements": float(len(unsettled)),
                  "cpu_s": time.process_time() - cpu0},  # this process's CPU: the figure a busy machine leaves honest

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ingestion.audit import AuditResult, audit_rows, audit_statements
@@ -111,6 +111,7 @@ def write_extraction(store: Store, ex: ReportExtraction, *, force: bool = False,
         store.record_values(conn, ident.code, ident.year - 1, ex.prior, source="report_prior_year", report_id=rid)
         # The self-audit is stored with the report and flags the provenance of the values a failed identity used.
         store.record_audit(conn, rid, ident.code, audit_rows(report_audit(ex), ident.year))
+        store.record_segments(conn, rid, ident.code, ident.year, [asdict(s) for s in ex.segments])
         rows = make_chunks(ex.pages, find_sections(ex.pages), company_code=ident.code, year=ident.year, report_id=rid)
         store.add_chunks(conn, rows)
     earlier = sum(len(values) for values in ex.earlier.values())

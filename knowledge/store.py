@@ -95,6 +95,12 @@ def column_type(unit: str):
     return ExactDecimal()
 
 
+SEGMENTS_TABLE = "segments"
+# A segment row's figures: 营业收入 and 营业成本 in 元, 毛利率 and the changes on the prior year in percent (毛利率's
+# change in percentage points), exact as printed.
+SEGMENT_FIGURES = ("revenue", "cost", "margin", "revenue_change", "cost_change", "margin_change")
+
+
 def build_metadata(fields: FieldDictionary) -> MetaData:
     md = MetaData()
     Table(
@@ -157,6 +163,19 @@ def build_metadata(fields: FieldDictionary) -> MetaData:
         Column("computed", Text),
         Column("difference", Text),
         Column("tolerance", Text),
+    )
+    Table(
+        SEGMENTS_TABLE,  # the 主营业务分行业/分产品/分地区 rows of a report: segments named as the company prints them
+        md,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("report_id", Integer, ForeignKey("reports.id"), nullable=False, index=True),
+        Column("company_code", String(12), nullable=False, index=True),
+        Column("year", Integer, nullable=False),
+        Column("dimension", String(8), nullable=False),  # 分行业 | 分产品 | 分地区
+        Column("name", Text, nullable=False),
+        *[Column(name, Text) for name in SEGMENT_FIGURES],  # exact decimal text, as printed (17.30)
+        Column("page", Integer),
+        Column("raw_text", Text),
     )
     Table(
         "chunks",
@@ -335,6 +354,7 @@ class Store:
         conn.execute(prov.delete().where(prov.c.report_id == report_id))
         conn.execute(self.t["report_audit"].delete().where(self.t["report_audit"].c.report_id == report_id))
         conn.execute(self.t["chunks"].delete().where(self.t["chunks"].c.report_id == report_id))
+        conn.execute(self.t[SEGMENTS_TABLE].delete().where(self.t[SEGMENTS_TABLE].c.report_id == report_id))
         conn.execute(self.t["reports"].delete().where(self.t["reports"].c.id == report_id))
         for (code, year), fields in touched.items():
             self._redecide_cells(conn, code, year, fields)
@@ -545,6 +565,26 @@ class Store:
         with self.engine.connect() as c:
             return [{**r, "fields": json.loads(r["fields"])} for r in c.execute(q).mappings()]
 
+    # Business segments -------------------------------------------------------------------------
+    def record_segments(self, conn, report_id: int, company_code: str, year: int, rows: Iterable[dict]) -> None:
+        """Store a report's segment rows (``rows``: ``dimension, name, page, raw_text`` and the figures)."""
+        columns = ("dimension", "name", *SEGMENT_FIGURES, "page", "raw_text")
+        values = [{**{k: r.get(k) for k in columns}, **{k: _optional_text(r.get(k)) for k in SEGMENT_FIGURES},
+                   "report_id": report_id, "company_code": company_code, "year": int(year)} for r in rows]
+        if values:
+            conn.execute(self.t[SEGMENTS_TABLE].insert(), values)
+
+    def segments(self, company_code: str, year: int | None = None) -> list[dict]:
+        """A company's segment rows (of one year, or all), in the order they were printed, with the report's file."""
+        seg, reports = self.t[SEGMENTS_TABLE], self.t["reports"]
+        q = select(seg, reports.c.file_name).join(reports, reports.c.id == seg.c.report_id) \
+            .where(seg.c.company_code == company_code)
+        if year is not None:
+            q = q.where(seg.c.year == int(year))
+        with self.engine.connect() as c:
+            rows = [dict(r) for r in c.execute(q.order_by(seg.c.id)).mappings()]
+        return [{**r, **{k: None if r[k] is None else Decimal(r[k]) for k in SEGMENT_FIGURES}} for r in rows]
+
     # Chunks ------------------------------------------------------------------------------------
     def add_chunks(self, conn, rows: list[dict]) -> None:
         if rows:
@@ -638,6 +678,10 @@ def _created_meanwhile(exc: DBAPIError) -> bool:
 
 def _rank_case(source_col):
     return case(*[(source_col == s, r) for s, r in SOURCE_RANK.items()], else_=0)
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else _exact_text(value)
 
 
 def _exact_text(value: Any) -> str:

@@ -27,6 +27,7 @@ from understanding.mentions import (
     qualified_follow_up,
     specific_quantities,
 )
+from understanding.segments import SegmentAsk, find_segment_ask, follow_segment, is_change_asked
 from understanding.years import parse_years, resolve_years
 
 _CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
@@ -71,6 +72,8 @@ class Understanding:
     # The thread's years before this turn changed only them (「上一年呢」 after 2024: [2024]), so that a growth
     # follow-up next asks the change between the two figures shown.
     moved_from: list[int] = field(default_factory=list)
+    # A question about one of the company's own segments (understanding.segments): SegmentAsk as a dict.
+    segment: dict | None = None
 
     def to_context(self) -> dict[str, Any]:
         """JSON-serialisable thread memory for the next turn."""
@@ -266,6 +269,24 @@ def _latest_year_held(store, u: Understanding, kind: str | None) -> int | None:
     return None
 
 
+def _segment_ask(store, u: Understanding, masked: str, prev: dict | None, found: list) -> SegmentAsk | None:
+    """A question about one company's stored segment (「生物制药业务的毛利率」), asked for its years; or a
+    follow-up of one about the same company (「那罐式集装箱呢？」, 「那2018年呢？」: understanding.segments). Words
+    a field of the dictionary spells (a segment 其他 in 「其他业务收入」) are that field, never a segment."""
+    if len(u.companies) != 1 or not u.years:
+        return None
+    names = [row["name"] for row in store.segments(u.companies[0].code)]
+    if not names:
+        return None
+    ask = find_segment_ask(masked, names)
+    before = (prev or {}).get("segment")
+    if ask is None and before and [c["code"] for c in prev.get("companies") or []] == [u.companies[0].code]:
+        ask = follow_segment(masked, names, before)
+    if ask is None or any(ask.said in m.text for m in found):
+        return None
+    return ask
+
+
 def understand(question: str, store, *, previous: dict | None = None, llm_intent: str | None = None) -> Understanding:
     """What ``question`` asks, with follow-ups resolved against ``previous`` (the thread's last
     understanding). ``llm_intent``, the intent adapter's label for this question, overrides the rules."""
@@ -446,6 +467,13 @@ def understand(question: str, store, *, previous: dict | None = None, llm_intent
             problems.append("未识别到年份")
         if not u.fields and not u.formula and not any(p.startswith("未识别到要查询的字段") for p in problems):
             problems.append("未识别到要查询的字段")
+    if (ask := _segment_ask(store, u, masked, prev, found)) is not None:
+        # The segment's own figure answers, not the company's: what the field rules could not name is named.
+        problems = [p for p in problems if not p.startswith("未识别到要查询的字段")]
+        u.segment, u.fields, u.formula, u.statistic, u.intent = ask.to_context(), [], None, None, "财务报表"
+        u.field_mentions = {figure: ask.said for figure in ask.figures}  # the words that named the segment
+        if is_change_asked(ask) and len(u.years) == 2 and u.years[1] - u.years[0] == 1:
+            u.years = [u.years[1]]  # 「较2019年增长多少」: the later year's change, which its report prints
     u.problems = problems
     u.resolved_from_context = list(dict.fromkeys(u.resolved_from_context))
     u.fields = [x for x in u.fields if x in fd]
