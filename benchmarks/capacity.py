@@ -104,7 +104,10 @@ def as_copy(ex: ReportExtraction, k: int, sha256: str | None = None) -> ReportEx
     ident = dataclasses.replace(ex.identity, code=f"9{k:05d}", full_name=f"合成{k:05d}{ex.identity.full_name or ''}",
                                 short_name=f"合成{k:05d}")
     sha = sha256 or hashlib.sha256(f"{ex.sha256}:{k}".encode()).hexdigest()
-    return dataclasses.replace(ex, identity=ident, sha256=sha)
+    # Its registry entry too (the worker built the original's): the synthetic names, no pinyin to compute here.
+    company = dataclasses.replace(ex.company, code=ident.code, full_name=ident.full_name, short_name=ident.short_name,
+                                  aliases=(ident.short_name,))
+    return dataclasses.replace(ex, identity=ident, sha256=sha, company=company)
 
 
 def throughput(ray_batch, corpus: dict[Path, tuple[int, Path]], in_flight: int, url: str, home: Path) -> dict:
