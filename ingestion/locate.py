@@ -157,10 +157,16 @@ def locate_tables(pages: list[str], sections: SectionMap | None = None) -> dict[
     return out
 
 
-def locate_indicators(pages: list[str], sections: SectionMap | None = None) -> list[int]:
+def _front_part(pages: list[str], sections: SectionMap | None) -> tuple[list[str], int]:
+    """The pages without whitespace, and the last page before the financial report (where the headline and
+    asset-quality tables stand; the notes to the statements repeat their words)."""
     flat = [re.sub(r"\s+", "", text) for text in pages]
     fin = sections.find("财务报告", "财务报表") if sections else None
-    last = (fin.start - 1 if fin else len(pages))
+    return flat, (fin.start - 1 if fin else len(pages))
+
+
+def locate_indicators(pages: list[str], sections: SectionMap | None = None) -> list[int]:
+    flat, last = _front_part(pages, sections)
     for start in range(1, last + 1):
         text = flat[start - 1]
         if "......" in text or not any(k in text for k in INDICATOR_START):
@@ -181,9 +187,7 @@ def locate_indicators(pages: list[str], sections: SectionMap | None = None) -> l
 
 
 def locate_asset_quality(pages: list[str], sections: SectionMap | None = None) -> list[int]:
-    flat = [re.sub(r"\s+", "", text) for text in pages]
-    fin = sections.find("财务报告", "财务报表") if sections else None
-    last = (fin.start - 1 if fin else len(pages))
+    flat, last = _front_part(pages, sections)
     for n in range(1, last + 1):
         text = flat[n - 1]
         if "......" in text or not any(k in text for k in ASSET_QUALITY_START):
