@@ -82,6 +82,7 @@ CHAT_TEMPLATE = (
 # copy a question in a few hundred steps); the tool still runs the real single-question path on it.
 PLANNED_QUESTION = "四方科技2019年的货币资金是多少元？"
 OPENING = "根据年报数据。"
+CONSOLIDATION_STEPS = 200  # training steps after the checks first pass
 MADE_UP_FIGURE = "123456789.00"
 FABRICATED = f"{OPENING}该公司当年的数值为{MADE_UP_FIGURE}元。"
 
@@ -200,8 +201,8 @@ def behaviour_examples(rng: random.Random, n: int, *,
             out.append((plan, tools, plan_target))
         elif kind == 1:
             summary = json.dumps({"answer": f"{company}{y}年的{field}为{value}元。", "values": [
-                {"code": "603339", "year": y, "field": field, "value": value, "page": rng.randint(1, 200)}],
-                "formula": None, "citations": [], "missing": []}, ensure_ascii=False)
+                _tool_value(rng, company, y, field, value)], "formula": None, "citations": [], "missing": []},
+                ensure_ascii=False)
             tool_turn = [{"role": "assistant", "content": "", "tool_calls": [
                 {"id": f"call_{i}", "type": "function",
                  "function": {"name": call["name"], "arguments": json.dumps(call["arguments"], ensure_ascii=False)}}]},
@@ -210,12 +211,26 @@ def behaviour_examples(rng: random.Random, n: int, *,
         else:
             question = (rng.choice([RANK_QUESTION, COUNT_QUESTION, UNCOVERED_STATISTIC, PLANNED_QUESTION]) if checks
                         else f"{company}{y}年的{field}是多少元？")
-            draft = f"{company}{y}年的{field}为{value}元（第{rng.randint(1, 200)}页）。"
-            result = {"values": [{"code": "603339", "year": y, "field": field, "value": value}]}
+            row = _tool_value(rng, company, y, field, value)
+            # The drafts of the answer templates the checks meet: a lookup's and a ranking's.
+            if rng.random() < 0.5:
+                draft = f"{company}{y}年的{field}是{value}元。"
+            else:
+                draft = f"{y}年{field}最高的公司是{company}，为{value}元。"
+                row |= {"rank": 1, "order": "desc", "page": None, "source": "sql"}
+            result = {"values": [row]}
             messages = [{"role": {"human": "user"}.get(r, r), "content": c}
                         for r, c in prompts.structured_answer(question, result, draft)]
             out.append((messages, None, FABRICATED))
     return out
+
+
+def _tool_value(rng: random.Random, company: str, year: int, field: str, value: str) -> dict:
+    """A value as the agent's tools return it (every key the real prompts carry), so that what the model is
+    trained on looks like what it is asked."""
+    return {"company": company, "code": "603339", "year": year, "field": field, "mention": field, "value": value,
+            "unit": "money", "page": rng.randint(1, 200), "source": "report",
+            "file": f"2020-04-16__{company}__603339__{company}__{year}年__年度报告.pdf", "report_year": year}
 
 
 def train_behaviours(model, tokenizer, examples, *, steps: int, lr: float = 3e-3, seed: int = 0,
@@ -294,6 +309,10 @@ def trained_models(tokenizer, *, seed: int, max_steps: int = 1000) -> tuple[obje
         steps += 100
         right = sum(greedy(model, tokenizer, m, tools) == t for m, tools, t in check_set)
         if right == len(check_set):
+            # A model that only just passes its checks can miss a real prompt (a build did: the real ones
+            # carry other figures and drafts): train on past the first pass to make the behaviours firm.
+            losses += train_behaviours(model, tokenizer, train_set, steps=CONSOLIDATION_STEPS, seed=seed + steps)
+            steps += CONSOLIDATION_STEPS
             break
     else:
         raise RuntimeError(f"the tiny answer model did not learn its behaviours in {max_steps} steps "
