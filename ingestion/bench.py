@@ -3,6 +3,7 @@ same run the floor — plain pypdfium2 page-text extraction of the same files �
 
 from __future__ import annotations
 
+import statistics
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -99,3 +100,19 @@ def run_bench(paths, *, workers: int = 1, home: Path | None = None) -> BenchRepo
         results = ingest_paths(settings, files, workers=workers, force=True)
         wall_s = time.perf_counter() - t1
     return BenchReport(len(files), pages, workers, floor_s, wall_s, results, floors, floors_cpu)
+
+
+def median_lines(runs: list[BenchReport]) -> list[str]:
+    """Over repeated runs (each with its own floor): the median of the overall ratio and of each report's CPU
+    ratio. One run's floor is a fraction of a second per file, so one run's ratios swing by half a unit."""
+    overall = statistics.median(r.ratio for r in runs)
+    per_report: dict[str, list[float]] = {}
+    for run in runs:
+        for r in run.ok:
+            if (x := run.cpu_ratio(r)) is not None:
+                per_report.setdefault(Path(r.path).name, []).append(x)
+    medians = {name: statistics.median(xs) for name, xs in per_report.items()}
+    ok = overall <= TARGET_RATIO and all(x <= TARGET_RATIO for x in medians.values())
+    return [f"median over {len(runs)} runs: ratio ingestion/floor {overall:.1f}x; per report, CPU seconds: "
+            + ", ".join(f"{name[:40]} {x:.1f}x" for name, x in medians.items())
+            + (" — all OK" if ok else " — OVER TARGET")]

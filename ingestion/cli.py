@@ -123,16 +123,24 @@ def import_table(
 def bench_ingest(
     paths: Annotated[list[Path], typer.Argument(help="PDF files or directories")],
     workers: Annotated[int, typer.Option("--workers", "-w", min=1)] = 1,
+    repeat: Annotated[int, typer.Option("--repeat", "-r", min=1, help="runs, each with its own floor; "
+                                        "the medians of their ratios are printed last")] = 1,
 ) -> None:
     """Seconds per report, pages/s and peak memory per worker, against the page-text floor."""
     # Deferred: loaded only when this command runs, so `nianbao` starts without it.
-    from ingestion.bench import run_bench
+    from ingestion.bench import median_lines, run_bench
 
-    report = run_bench(paths, workers=workers)
-    for line in report.lines():
-        out.print(line, highlight=False, soft_wrap=True)
-    if not report.ok:
-        raise typer.Exit(1)
+    runs = []
+    for _ in range(repeat):
+        report = run_bench(paths, workers=workers)
+        for line in report.lines():
+            out.print(line, highlight=False, soft_wrap=True)
+        if not report.ok:
+            raise typer.Exit(1)
+        runs.append(report)
+    if repeat > 1:
+        for line in median_lines(runs):
+            out.print(line, highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:
