@@ -48,12 +48,6 @@ class Run:
         return (self.left + self.right) / 2
 
 
-@dataclass
-class PositionedPage:
-    table: PageTable | None
-    uncertain: list[str]  # why a row could not be placed, one line each
-
-
 def _runs(textpage) -> list[Run]:
     out = []
     for i in range(textpage.count_rects()):
@@ -162,8 +156,9 @@ def _row(cells: list[Run], cols: Columns) -> tuple[list[str], str | None]:
     return row, None
 
 
-def read_page(page, columns: Columns | None) -> tuple[PositionedPage, Columns | None]:
-    """One page's rows from its first header line on (or from the top with the previous page's columns)."""
+def read_page(page, columns: Columns | None) -> tuple[list[list[str]], list[str], Columns | None]:
+    """One page's rows from its first header line on (or from the top with the previous page's columns), why
+    rows could not be placed (one line each), and the columns the next page continues with."""
     textpage = page.get_textpage()
     try:
         lines = _lines(_runs(textpage))
@@ -187,7 +182,7 @@ def read_page(page, columns: Columns | None) -> tuple[PositionedPage, Columns | 
         if why:
             uncertain.append(why)
         rows.append(row)
-    return PositionedPage(PageTable(0, rows, FLAVOR) if rows else None, uncertain), columns
+    return rows, uncertain, columns
 
 
 def positioned_tables(path: str | Path, pages: list[int]) -> tuple[dict[int, list[PageTable]], dict[int, list[str]]]:
@@ -201,12 +196,12 @@ def positioned_tables(path: str | Path, pages: list[int]) -> tuple[dict[int, lis
         for p in sorted(pages):
             page = pdf[p - 1]
             try:
-                read, columns = read_page(page, columns)
+                rows, doubts, columns = read_page(page, columns)
             finally:
                 page.close()
-            by_page[p] = [PageTable(p, read.table.rows, FLAVOR)] if read.table else []
-            if read.uncertain:
-                uncertain[p] = read.uncertain
+            by_page[p] = [PageTable(p, rows, FLAVOR)] if rows else []
+            if doubts:
+                uncertain[p] = doubts
     finally:
         pdf.close()
     return by_page, uncertain
