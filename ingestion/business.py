@@ -10,15 +10,13 @@ row printed in 元 agrees with it (the 合计 of the 前五名 list, the sum of 
 from __future__ import annotations
 
 import re
-import tomllib
 import unicodedata
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from functools import lru_cache
 
 from ingestion.numbers import find_unit, parse_number, to_yuan
 from ingestion.sections import SectionMap
-from knowledge.fields import KNOWLEDGE_DIR
+from knowledge.business import business_rules
 from knowledge.store import Value
 
 MAIN_REVENUE, MAIN_COST, MAIN_MARGIN = "主营业务收入", "主营业务成本", "主营业务毛利率"
@@ -76,9 +74,8 @@ class Printed:
         return scaled.quantize(Decimal(1).scaleb(-self.places), rounding=ROUND_HALF_UP) == self.value
 
 
-@lru_cache(maxsize=1)
 def rules() -> dict:
-    return tomllib.loads((KNOWLEDGE_DIR / "business.toml").read_text(encoding="utf-8"))
+    return business_rules()
 
 
 def _fold(text: str) -> str:
@@ -99,9 +96,11 @@ def business_pages(pages: list[str], sections: SectionMap | None = None) -> list
     return [n for n, text in enumerate(flat, 1) if any(k in text for k in keywords)]
 
 
-def extract_business(pages: list[str], sections: SectionMap | None = None) -> list[Value]:
-    """The report's 主营业务 totals and 前五名客户/供应商 figures, each once (the first page that prints it)."""
-    found = business_pages(pages, sections)
+def extract_business(pages: list[str], sections: SectionMap | None = None, *,
+                     found: list[int] | None = None) -> list[Value]:
+    """The report's 主营业务 totals and 前五名客户/供应商 figures, each once (the first page that prints it).
+    ``found``: the report's ``business_pages``, when the caller has them already."""
+    found = business_pages(pages, sections) if found is None else found
     texts = {n: pages[n - 1] for n in found}
     # A table may run onto the next page: a page is read with the one after it.
     continued = {n: texts[n] + "\n" + (pages[n] if n < len(pages) else "") for n in found}
@@ -247,13 +246,14 @@ def segment_rows(text: str, page: int, heading: str | None = None, dimension: st
                        dimension)
 
 
-def extract_segments(pages: list[str], sections: SectionMap | None = None) -> list[Segment]:
+def extract_segments(pages: list[str], sections: SectionMap | None = None, *,
+                     found: list[int] | None = None) -> list[Segment]:
     """Every row of the 主营业务分行业/分产品/分地区 tables (those knowledge/business.toml names), each table read
     once, from the first page before the financial report that prints its heading, and each row cited on the
     page it stands on (a table may run onto the next page). Total rows (合计) are left out: they are the
-    company's 主营业务, not a segment."""
+    company's 主营业务, not a segment. ``found`` as for ``extract_business``."""
     spec = rules()["segments"]
-    found = business_pages(pages, sections)
+    found = business_pages(pages, sections) if found is None else found
     out: list[Segment] = []
     for table in spec["tables"]:
         for n in found:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ingestion.audit import AuditResult, audit_statements
 from ingestion.basic_info import extract_basic, extract_report_facts
-from ingestion.business import Segment, extract_business, extract_segments
+from ingestion.business import Segment, business_pages, extract_business, extract_segments
 from ingestion.filenames import ReportIdentity
 from ingestion.identity import report_identity
 from ingestion.indicators import extract_indicators
@@ -207,8 +207,9 @@ def extract_report(path: str | Path, sha256: str | None = None, *, trust_content
     earlier = {year: values for year, values in indicators.by_year.items() if year < ident.year}
     # 主营业务 and 前五名客户/供应商, read from the page text of 经营情况讨论与分析 (no camelot page).
     have = {v.field for v in current}
-    current += [v for v in extract_business(text.pages, sections) if v.field not in have]
-    segments = extract_segments(text.pages, sections)
+    found = business_pages(text.pages, sections)  # one scan of the front part serves both readers
+    current += [v for v in extract_business(text.pages, sections, found=found) if v.field not in have]
+    segments = extract_segments(text.pages, sections, found=found)
     t3 = time.perf_counter()
     return ReportExtraction(
         path=str(path), sha256=sha256 or file_sha256(path), identity=ident, pages=text.pages,

@@ -9,12 +9,11 @@ company does not print is never matched here, so no company-level figure can sta
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from knowledge.fields import KNOWLEDGE_DIR
+from knowledge.business import business_rules
 
 
 @dataclass
@@ -30,9 +29,8 @@ class SegmentAsk:
         return asdict(self)
 
 
-@lru_cache(maxsize=1)
 def segment_rules() -> dict[str, Any]:
-    return tomllib.loads((KNOWLEDGE_DIR / "business.toml").read_text(encoding="utf-8"))["segment_questions"]
+    return business_rules()["segment_questions"]
 
 
 def metric_specs() -> dict[str, dict[str, str]]:
