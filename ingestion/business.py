@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from ingestion.numbers import find_unit, parse_number, to_yuan
-from ingestion.sections import SectionMap
+from ingestion.sections import SectionMap, last_front_page
 from knowledge.business import business_rules
 from knowledge.store import Value
 
@@ -88,8 +88,7 @@ def _flat(text: str) -> str:
 
 def business_pages(pages: list[str], sections: SectionMap | None = None) -> list[int]:
     """The pages (1-based) before the financial report that name a 主营业务 or 前五名 figure."""
-    fin = sections.find("财务报告", "财务报表") if sections else None
-    last = fin.start - 1 if fin else len(pages)
+    last = last_front_page(sections, len(pages))
     keywords = rules()["pages"]["keywords"]
     # Plain whitespace removal is enough for Chinese keywords, and cheap on every page of a long report.
     flat = ("".join(pages[n - 1].split()) for n in range(1, last + 1))

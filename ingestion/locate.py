@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ingestion.numbers import find_unit
-from ingestion.sections import SectionMap
+from ingestion.sections import FINANCIAL_REPORT_TITLES, SectionMap, last_front_page
 
 STATEMENT_KINDS = ("balance", "income", "cash_flow")
 
@@ -103,7 +103,7 @@ def _heading_pages(pages: list[str], forms: set[str], start: int) -> list[int]:
 
 
 def _financial_start(sections: SectionMap | None) -> int:
-    fin = sections.find("财务报告", "财务报表") if sections else None
+    fin = sections.find(*FINANCIAL_REPORT_TITLES) if sections else None
     return fin.start if fin else 1
 
 
@@ -158,11 +158,8 @@ def locate_tables(pages: list[str], sections: SectionMap | None = None) -> dict[
 
 
 def _front_part(pages: list[str], sections: SectionMap | None) -> tuple[list[str], int]:
-    """The pages without whitespace, and the last page before the financial report (where the headline and
-    asset-quality tables stand; the notes to the statements repeat their words)."""
-    flat = [re.sub(r"\s+", "", text) for text in pages]
-    fin = sections.find("财务报告", "财务报表") if sections else None
-    return flat, (fin.start - 1 if fin else len(pages))
+    """The pages without whitespace, and the last page before the financial report."""
+    return [re.sub(r"\s+", "", text) for text in pages], last_front_page(sections, len(pages))
 
 
 def locate_indicators(pages: list[str], sections: SectionMap | None = None) -> list[int]:

@@ -40,6 +40,16 @@ class SectionMap:
         return None
 
 
+FINANCIAL_REPORT_TITLES = ("财务报告", "财务报表")
+
+
+def last_front_page(sections: SectionMap | None, page_count: int) -> int:
+    """The last page before the financial report (the whole report when no section says where it starts):
+    where the headline, business and asset-quality tables stand; the notes to the statements repeat their words."""
+    fin = sections.find(*FINANCIAL_REPORT_TITLES) if sections else None
+    return fin.start - 1 if fin else page_count
+
+
 def find_sections(pages: list[str]) -> SectionMap:
     starts: list[tuple[int, str, str]] = []
     seen: set[str] = set()
