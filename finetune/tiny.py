@@ -39,7 +39,7 @@ from pathlib import Path
 BASE, ANSWER, DRAFT = "Qwen2.5-7B-Instruct", "Qwen2.5-32B-Instruct-GPTQ-Int8", "Qwen2.5-0.5B-Instruct"
 ADAPTERS = ("intent", "nl2sql", "keywords")
 # Bump when what is built changes: an older manifest then means "build again".
-VERSION = 6
+VERSION = 7
 
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 # Qwen2.5 keeps these as single added tokens (not special: they must survive detokenization for the parser).
@@ -82,7 +82,12 @@ CHAT_TEMPLATE = (
 # copy a question in a few hundred steps); the tool still runs the real single-question path on it.
 PLANNED_QUESTION = "四方科技2019年的货币资金是多少元？"
 OPENING = "根据年报数据。"
-CONSOLIDATION_STEPS = 200  # training steps after the checks first pass
+# How firm a learnt behaviour must be: at every token of every check's target, the target's logit leads the
+# runner-up by this much. vLLM serves the answer model in float16 (servers.toml) and CPU kernels differ
+# from machine to machine; a model that passed its float32 greedy checks, and 200 steps more, still
+# planned no tool call on one CI machine. A lead of 3 (the target ~20x likelier than any other token)
+# is far beyond float16 rounding in a 2-layer model.
+MIN_MARGIN = 3.0
 MADE_UP_FIGURE = "123456789.00"
 FABRICATED = f"{OPENING}该公司当年的数值为{MADE_UP_FIGURE}元。"
 
@@ -285,11 +290,28 @@ def greedy(model, tokenizer, messages, tools, max_new_tokens: int = 64) -> str:
     return tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=False).removesuffix(tokenizer.eos_token)
 
 
-def trained_models(tokenizer, *, seed: int, max_steps: int = 1000) -> tuple[object, object, dict]:
-    """(answer model, draft model, figures): a tiny Qwen2 trained until greedy decoding gives every
-    behaviour on fresh prompts (other companies, years and figures; checked every 100 steps), and as its
-    draft a copy of it (see the module docstring: a lagging snapshot's acceptance was 0 in one build).
-    Raises if the model has not learnt after ``max_steps``."""
+def target_margin(model, tokenizer, messages, tools, target: str) -> float:
+    """The smallest lead, over the target's tokens (and the end of turn), of the target token's logit over
+    the best other token, teacher-forced: how far the greedy choice is from flipping anywhere."""
+    import torch
+
+    prompt = tokenizer.apply_chat_template(messages, tools=tools, tokenize=False, add_generation_prompt=True)
+    source = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    answer = tokenizer(target + tokenizer.eos_token, add_special_tokens=False)["input_ids"]
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([source + answer])).logits[0, len(source) - 1:-1].float()
+    wanted = torch.tensor(answer)
+    chosen = logits.gather(1, wanted[:, None])[:, 0]
+    others = logits.scatter(1, wanted[:, None], float("-inf")).max(dim=1).values
+    return float((chosen - others).min())
+
+
+def trained_models(tokenizer, *, seed: int, max_steps: int = 1500) -> tuple[object, object, dict]:
+    """(answer model, draft model, figures): a tiny Qwen2 trained until every behaviour is firm on fresh
+    prompts (other companies, years and figures; checked every 100 steps): greedy decoding gives it and
+    each target token leads by :data:`MIN_MARGIN`. Its draft is a copy of it (see the module docstring:
+    a lagging snapshot's acceptance was 0 in one build). Raises if the model has not learnt after
+    ``max_steps``."""
     import copy
 
     import torch
@@ -303,26 +325,23 @@ def trained_models(tokenizer, *, seed: int, max_steps: int = 1000) -> tuple[obje
                  + behaviour_examples(random.Random(seed + 1), 9, checks=True))
     check_set = (behaviour_examples(random.Random(seed + 1000), 6)
                  + behaviour_examples(random.Random(seed + 1001), 6, checks=True))
-    losses, steps = [], 0
+    losses, steps, margin = [], 0, float("-inf")
     while steps < max_steps:
         losses += train_behaviours(model, tokenizer, train_set, steps=100, seed=seed + steps)
         steps += 100
-        right = sum(greedy(model, tokenizer, m, tools) == t for m, tools, t in check_set)
-        if right == len(check_set):
-            # A model that only just passes its checks can miss a real prompt (a build did: the real ones
-            # carry other figures and drafts): train on past the first pass to make the behaviours firm.
-            losses += train_behaviours(model, tokenizer, train_set, steps=CONSOLIDATION_STEPS, seed=seed + steps)
-            steps += CONSOLIDATION_STEPS
+        # The margin first (one forward pass per check); greedy decoding, the behaviour itself, once firm.
+        margin = min(target_margin(model, tokenizer, m, tools, t) for m, tools, t in check_set)
+        if margin >= MIN_MARGIN and all(greedy(model, tokenizer, m, tools) == t for m, tools, t in check_set):
             break
     else:
-        raise RuntimeError(f"the tiny answer model did not learn its behaviours in {max_steps} steps "
-                           f"(last loss {losses[-1]:.3f})")
+        raise RuntimeError(f"the tiny answer model did not learn its behaviours firmly in {max_steps} steps "
+                           f"(last loss {losses[-1]:.3f}, smallest margin {margin:.2f} < {MIN_MARGIN})")
     draft = Qwen2ForCausalLM(qwen2_config(tokenizer, 2))
     draft.load_state_dict(copy.deepcopy(model.state_dict()))
     draft.eval()
     draft_right = sum(greedy(draft, tokenizer, m, tools) == t for m, tools, t in check_set)
     return model, draft, {"steps": steps, "draft_steps": steps, "first_loss": round(losses[0], 3),
-                          "last_loss": round(losses[-1], 4),
+                          "last_loss": round(losses[-1], 4), "smallest_margin": round(margin, 2),
                           "draft_behaviours_right": f"{draft_right}/{len(check_set)}"}
 
 
