@@ -178,6 +178,29 @@ def test_the_agent_streams_from_vllm_and_a_made_up_figure_is_withheld(llm_settin
     assert window.figures["answer"]["requests"] >= 1
 
 
+def test_the_answer_server_renders_the_agents_plan_prompt_as_the_tiny_model_learnt_it(vllm, tiny_models):
+    """vLLM applies the chat template to the agent's system prompt, question and tools (as its request
+    model dumps them): token for token the prompt finetune.tiny trained the plan behaviour on. A
+    difference (a tool field, a whitespace) would leave the tool-calling check to the model's luck."""
+    import urllib.request
+
+    from transformers import AutoTokenizer
+
+    from graph import prompts
+
+    messages = [{"role": "system", "content": prompts.AGENT_SYSTEM}, {"role": "user", "content": COMPOUND_QUESTION}]
+    tools = tiny.agent_tools()
+    body = {"model": LLMSettings().answer_model, "messages": messages, "tools": tools, "add_generation_prompt": True}
+    request = urllib.request.Request(vllm["answer"].url + "/tokenize", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        served = json.loads(reply.read())["tokens"]
+    tokenizer = AutoTokenizer.from_pretrained(tiny_models / "models" / tiny.ANSWER)
+    prompt = tokenizer.apply_chat_template(messages, tools=tools, tokenize=False, add_generation_prompt=True)
+    learnt = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    assert served == learnt, tokenizer.decode(served)
+
+
 def test_the_tool_calling_node_round_trips_a_tool_call(llm_settings, vllm):
     with Window(vllm) as window:
         events = _events(COMPOUND_QUESTION, llm_settings)
