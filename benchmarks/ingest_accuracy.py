@@ -1,6 +1,6 @@
 """Field accuracy of PDF ingestion against the hand-made truth lists, per report and per statement.
 
-    .venv/bin/python benchmarks/ingest_accuracy.py            # the two bundled reports
+    .venv/bin/python benchmarks/ingest_accuracy.py            # the bundled reports (ingestion/samples, tests/data/reports)
     .venv/bin/python benchmarks/ingest_accuracy.py a.pdf b.pdf --truth-dir tests/data/truth
 """
 
