@@ -19,9 +19,10 @@ from ingestion.indicators import extract_indicators
 from ingestion.locate import locate, statement_unit
 from ingestion.pdf_text import PdfText, read_pdf_text
 from ingestion.positioned import positioned_tables
-from ingestion.rd import extract_rd
+from ingestion.keyvalue import TextReading
+from ingestion.rd import extract_rd, read_rd_text
 from ingestion.sections import find_sections
-from ingestion.staff import extract_staff
+from ingestion.staff import extract_staff, read_staff_text
 from ingestion.statement_text import last_page, text_tables
 from ingestion.statements import StatementResult, parse_statement
 from ingestion.tables import extract_tables
@@ -149,6 +150,12 @@ def read_statements_positioned(path: Path, read: dict[str, list[int]], boundarie
     return out
 
 
+# Tables read from their pages' text first (:class:`ingestion.keyvalue.TextReading`); camelot reads one only when
+# that reading is in doubt.
+TEXT_FIRST_TABLES = {"rd": read_rd_text, "staff": read_staff_text}
+TABLE_EXTRACTORS = {"rd": extract_rd, "staff": extract_staff}
+
+
 def extract_report(path: str | Path, sha256: str | None = None, *, trust_content: bool = False) -> ReportExtraction:
     """Raises :class:`~ingestion.pdf_text.PdfError` for a file that cannot be ingested, and
     :class:`~ingestion.identity.IdentityMismatch` when its name declares another company-year than its pages
@@ -163,10 +170,14 @@ def extract_report(path: str | Path, sha256: str | None = None, *, trust_content
     read = {kind: _until_last(kind, pages, text) for kind, pages in where.statements.items()}
     positioned = read_statements_positioned(path, read, where.boundaries, text)
     t_pos = time.perf_counter()
+    text_read: dict[str, TextReading] = {
+        kind: reader({p: text.page(p) for p in where.tables[kind]})
+        for kind, reader in TEXT_FIRST_TABLES.items() if where.tables.get(kind)}
     # camelot (the costly part) reads the other tables, and a statement the positioned reader could not settle.
     unsettled = [kind for kind in read if kind not in positioned.settled]
-    tables = extract_tables(path, sorted({p for ps in (*(read[k] for k in unsettled), *where.tables.values())
-                                          for p in ps}))
+    camelot_tables = [kind for kind in where.tables if not (kind in text_read and text_read[kind].settled)]
+    tables = extract_tables(path, sorted({p for ps in (*(read[k] for k in unsettled),
+                                                       *(where.tables[k] for k in camelot_tables)) for p in ps}))
     t2 = time.perf_counter()
 
     def subset(pages: list[int]):
@@ -177,8 +188,13 @@ def extract_report(path: str | Path, sha256: str | None = None, *, trust_content
     # Officers and shareholder counts, printed outside 公司简介 (the 公司简介 tables win where both print one).
     have = {v.field for v in basic}
     basic += [v for v in extract_report_facts(text.pages, ident.year) if v.field not in have]
-    rd = extract_rd(*subset(where.tables.get("rd", [])))
-    staff = extract_staff(*subset(where.tables.get("staff", [])))
+
+    def table_values(kind: str) -> list[Value]:
+        if kind in text_read and text_read[kind].settled:
+            return text_read[kind].values
+        return TABLE_EXTRACTORS[kind](*subset(where.tables.get(kind, [])))
+
+    rd, staff = table_values("rd"), table_values("staff")
     have = {v.field for v in rd}
     current = basic + rd + [v for v in staff if v.field not in have]
     prior: list[Value] = []
@@ -218,5 +234,6 @@ def extract_report(path: str | Path, sha256: str | None = None, *, trust_content
         audit=audit_statements(statements), company=registry_company(ident, current), segments=segments,
         timings={"text_s": t1 - t0, "positioned_s": t_pos - t1, "tables_s": t2 - t_pos, "parse_s": t3 - t2,
                  "total_s": t3 - t0, "camelot_statements": float(len(unsettled)),
+                 "camelot_tables": float(len(camelot_tables)),
                  "cpu_s": time.process_time() - cpu0},  # this process's CPU: the figure a busy machine leaves honest
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ingestion.keyvalue import collect, resolver_for
+from ingestion.keyvalue import TextReading, collect, collect_text, resolver_for, text_reading
 from ingestion.numbers import find_unit
 from ingestion.tables import PageTable
 from knowledge.store import Value
@@ -21,3 +21,14 @@ def _unit_near_table(text: str) -> str:
 
 def extract_rd(tables: dict[int, list[PageTable]], page_texts: dict[int, str]) -> list[Value]:
     return collect(tables, page_texts, resolver_for(("rd",)), lambda page: _unit_near_table(page_texts.get(page, ""))).list()
+
+
+def read_rd_text(page_texts: dict[int, str]) -> TextReading:
+    """The table from the page text alone, with the doubts that send it to camelot
+    (:func:`ingestion.keyvalue.text_reading`): 研发投入合计 must be read and equal 费用化 + 资本化."""
+    def unit_of_page(page: int) -> str:
+        return _unit_near_table(page_texts.get(page, ""))
+
+    found, unread = collect_text(page_texts, resolver_for(("rd",)), unit_of_page)
+    unit = unit_of_page(found.values["研发投入合计"].page) if "研发投入合计" in found else "元"
+    return text_reading("rd", found, unread, "研发投入合计", unit)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from ingestion.keyvalue import Collector, collect, resolver_for
+from ingestion.keyvalue import Collector, TextReading, collect, collect_text, resolver_for, text_reading
 from ingestion.numbers import parse_count
 from ingestion.tables import PageTable
 from knowledge.store import Value
@@ -48,13 +48,27 @@ def _prose_counts(page_texts: dict[int, str], found: Collector, resolve) -> None
                 found.add(Value(name, Decimal(m[1]), page=page, raw_label=m[0], raw_text=m[1]))
 
 
-def extract_staff(tables: dict[int, list[PageTable]], page_texts: dict[int, str]) -> list[Value]:
+def _staff_resolver():
     resolve_any = resolver_for(("staff", "rd"))
 
     def resolve(label: str):
         f = resolve_any(label)
         return f if f is not None and (f.statement == "staff" or f.name in STAFF_RD_FIELDS) else None
 
+    return resolve
+
+
+def extract_staff(tables: dict[int, list[PageTable]], page_texts: dict[int, str]) -> list[Value]:
+    resolve = _staff_resolver()
     found = collect(tables, page_texts, resolve)
     _prose_counts(page_texts, found, resolve)
     return found.list()
+
+
+def read_staff_text(page_texts: dict[int, str]) -> TextReading:
+    """The table (and a bank's sentences) from the page text alone, with the doubts that send it to camelot
+    (:func:`ingestion.keyvalue.text_reading`): 职工总数 must be read and equal 母公司 + 主要子公司."""
+    resolve = _staff_resolver()
+    found, unread = collect_text(page_texts, resolve)
+    _prose_counts(page_texts, found, resolve)
+    return text_reading("staff", found, unread, "职工总数")

@@ -344,6 +344,77 @@ def test_rd_table_units_and_szse_layout():
     assert got == {"研发人员数量": 269, "研发投入合计": Decimal("206997240.33")}
 
 
+# Staff and R&D tables from the page text, and when camelot reads them after all ------------------------
+STAFF_PAGE = ("六、母公司和主要子公司的员工情况\n(一) 员工情况\n母公司在职员工的数量 42\n主要子公司在职员工的数量 1,402\n"
+              "在职员工的数量合计 1,444\n母公司及主要子公司需承担费用的离退休职\n工人数\n19\n专业构成\n"
+              "专业构成类别 专业构成人数\n生产人员 390\n其他人员 164\n合计 1,444\n教育程度\n硕士 14 本科 536\n"
+              "(二) 薪酬政策\n")
+
+
+def test_text_lines_read_a_label_wrapped_over_two_lines_and_two_pairs_on_one_line():
+    from ingestion.staff import read_staff_text
+
+    reading = read_staff_text({59: STAFF_PAGE})
+    assert reading.settled, reading.doubts
+    got = vals(reading.values)
+    assert got["离退休职工人数"] == 19  # label on two lines, its figure on a third
+    assert (got["硕士人数"], got["本科人数"]) == (14, 536)  # two columns of the table on one line
+    assert got["职工总数"] == 1444 and got["生产人员"] == 390
+    staff = next(v for v in reading.values if v.field == "离退休职工人数")
+    assert staff.page == 59 and staff.raw_label == "母公司及主要子公司需承担费用的离退休职工人数"
+
+
+@pytest.mark.parametrize("page, doubt", [
+    # A figure no label took: a table reader may place it.
+    (STAFF_PAGE.replace("工人数\n19", "工\n人数\n19"), "「19」"),  # a label wrapped over three lines
+    # 母公司 + 主要子公司 ≠ 合计: a figure misread.
+    (STAFF_PAGE.replace("1,402", "1,412"), "职工总数"),
+    # No total: the table was not read.
+    (STAFF_PAGE.replace("在职员工的数量合计 1,444\n", ""), "未读到职工总数"),
+])
+def test_a_doubtful_text_reading_of_the_staff_table_says_why(page, doubt):
+    from ingestion.staff import read_staff_text
+
+    reading = read_staff_text({59: page})
+    assert not reading.settled
+    assert any(doubt in d for d in reading.doubts), reading.doubts
+
+
+def test_rd_text_reading_checks_its_total_against_its_parts_in_the_tables_unit():
+    from ingestion.rd import read_rd_text
+
+    page = ("4. 研发投入\n(1). 研发投入情况表\n单位：万元\n本期费用化研发投入 100.5\n本期资本化研发投入 20.0\n"
+            "研发投入合计 120.5\n研发投入总额占营业收入比\n例（%） 4.12\n公司研发人员的数量 172\n")
+    reading = read_rd_text({17: page})
+    assert reading.settled, reading.doubts
+    assert vals(reading.values) == {"费用化研发投入": Decimal("1005000.0"), "资本化研发投入": Decimal("200000.0"),
+                                    "研发投入合计": Decimal("1205000.0"), "研发投入占营业收入比例": Decimal("4.12"),
+                                    "研发人员数量": 172}
+    broken = read_rd_text({17: page.replace("研发投入合计 120.5", "研发投入合计 130.5")})
+    assert not broken.settled and "研发投入合计" in broken.doubts[0]
+
+
+def test_extraction_spares_camelot_the_tables_their_text_settles(monkeypatch, sample_pdf):
+    import ingestion.extract as extract
+    from ingestion.keyvalue import TextReading
+
+    pdf = sample_pdf
+    asked: list[list[int]] = []
+    real = extract.extract_tables
+    monkeypatch.setattr(extract, "extract_tables", lambda path, pages: asked.append(pages) or real(path, pages))
+    settled = extract.extract_report(pdf)
+    assert settled.timings["camelot_tables"] == 2  # basic and indicators; staff and rd came from the text
+    staff_pages = {v.page for v in settled.current if v.field == "职工总数"}
+    assert staff_pages and not staff_pages & set(asked[-1])
+    # A text reading in doubt: camelot reads the staff page, and the values are the same.
+    monkeypatch.setitem(extract.TEXT_FIRST_TABLES, "staff",
+                        lambda texts: TextReading([], ["a doubt"]))
+    doubted = extract.extract_report(pdf)
+    assert doubted.timings["camelot_tables"] == 3 and staff_pages <= set(asked[-1])
+    staff = {v.field: v.value for v in settled.current if v.field in ("职工总数", "生产人员", "本科人数")}
+    assert staff == {v.field: v.value for v in doubted.current if v.field in staff} and len(staff) == 3
+
+
 # File names and chunks -------------------------------------------------------------------------
 def test_parse_filename():
     ident = parse_filename("2020-04-16__四方科技集团股份有限公司__603339__四方科技__2019年__年度报告.pdf")
