@@ -203,6 +203,7 @@ def ingest_paths(settings: Settings, paths: Iterable[str | Path], *, workers: in
         for i, path in enumerate(files):
             t0 = time.perf_counter()
             sha, reason = hash_job(str(path))
+            hash_s = time.perf_counter() - t0  # the job's own seconds are the extraction's: added, not again
             if sha is None:
                 emit(i, IngestResult(str(path), FAILED, reason))
                 continue
@@ -210,7 +211,7 @@ def ingest_paths(settings: Settings, paths: Iterable[str | Path], *, workers: in
             if skipped:
                 emit(i, skipped)
                 continue
-            emit(i, manifest.finish(path, extract_job(str(path), sha, trust_content), time.perf_counter() - t0))
+            emit(i, manifest.finish(path, extract_job(str(path), sha, trust_content), hash_s))
     elif files:
         _Pool(files, min(max(workers, 1), len(files)), timeout_s, manifest, emit).run()
     return outcomes.ordered()

@@ -240,6 +240,16 @@ def test_cli_bench_reports_floor_ratio(cli, minis):
     assert "peak RSS per worker" in result.output
 
 
+def test_a_reports_seconds_count_its_extraction_once(tmp_path, minis):
+    # In this process and in a worker alike: hashing + extraction + write, never more than the batch's wall.
+    for workers, timeout_s in ((1, None), (1, 60.0)):
+        t0 = time.perf_counter()
+        result, = ingest_paths(Settings(home=tmp_path / f"home-{timeout_s}"), minis[:1], workers=workers,
+                               timeout_s=timeout_s)
+        wall = time.perf_counter() - t0
+        assert result.ok and result.timings["total_s"] <= result.seconds <= wall
+
+
 # Per-file time limit, crashes, hashing in the workers ---------------------------------------------------
 LIMIT_S = 5  # the per-file limit in these tests: a good mini takes about 1-2 s in a worker on a loaded machine
 HANG_S = 60  # far past it: were the limit not enforced, a test would take this long and then fail
