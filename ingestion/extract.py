@@ -13,6 +13,7 @@ from pathlib import Path
 from ingestion.audit import AuditResult, audit_statements
 from ingestion.basic_info import extract_basic, extract_report_facts
 from ingestion.business import Segment, business_pages, extract_business, extract_segments
+from ingestion.chunks import make_chunks
 from ingestion.filenames import ReportIdentity
 from ingestion.identity import report_identity
 from ingestion.indicators import extract_indicators
@@ -51,6 +52,9 @@ class ReportExtraction:
     company: Company | None = None
     # The 主营业务分行业/分产品/分地区 rows (ingestion.business): the company's own segments, stored in their table.
     segments: list[Segment] = field(default_factory=list)
+    # The text chunks for retrieval (ingestion.chunks), cut by the worker too; the writer adds the report's id
+    # and the identity it stores the report under.
+    chunks: list[dict] = field(default_factory=list)
 
 
 def registry_company(ident: ReportIdentity, current: list[Value]) -> Company:
@@ -232,6 +236,7 @@ def extract_report(path: str | Path, sha256: str | None = None, *, trust_content
         current=costs_as_amounts(current), prior=costs_as_amounts(prior), restated=costs_as_amounts(restated),
         earlier={year: costs_as_amounts(values) for year, values in earlier.items()}, statements=statements,
         audit=audit_statements(statements), company=registry_company(ident, current), segments=segments,
+        chunks=make_chunks(text.pages, sections, company_code=ident.code, year=ident.year),
         timings={"text_s": t1 - t0, "positioned_s": t_pos - t1, "tables_s": t2 - t_pos, "parse_s": t3 - t2,
                  "total_s": t3 - t0, "camelot_statements": float(len(unsettled)),
                  "camelot_tables": float(len(camelot_tables)),

@@ -8,11 +8,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ingestion.audit import AuditResult, audit_rows, audit_statements
-from ingestion.chunks import make_chunks
 from ingestion.extract import ReportExtraction, extract_report, file_sha256
 from ingestion.lock import IngestLockTimeout, OnWait, ingest_lock, lock_path
 from ingestion.pdf_text import PdfError
-from ingestion.sections import find_sections
 from knowledge.configuration import Settings, get_settings
 from knowledge.store import Store
 from tools.retrieval import index_report
@@ -112,7 +110,7 @@ def write_extraction(store: Store, ex: ReportExtraction, *, force: bool = False,
         # The self-audit is stored with the report and flags the provenance of the values a failed identity used.
         store.record_audit(conn, rid, ident.code, audit_rows(report_audit(ex), ident.year))
         store.record_segments(conn, rid, ident.code, ident.year, [asdict(s) for s in ex.segments])
-        rows = make_chunks(ex.pages, find_sections(ex.pages), company_code=ident.code, year=ident.year, report_id=rid)
+        rows = [{**chunk, "report_id": rid, "company_code": ident.code, "year": ident.year} for chunk in ex.chunks]
         store.add_chunks(conn, rows)
     earlier = sum(len(values) for values in ex.earlier.values())
     return rid, len(ex.current) + len(ex.prior) + len(ex.restated) + earlier, len(rows)

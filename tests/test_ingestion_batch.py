@@ -250,6 +250,25 @@ def test_a_reports_seconds_count_its_extraction_once(tmp_path, minis):
         assert result.ok and result.timings["total_s"] <= result.seconds <= wall
 
 
+def test_the_writer_stores_the_workers_chunks_under_the_identity_it_writes(tmp_path, minis):
+    # The worker cuts the chunks; the one writer only adds the report's id and the company-year it stores.
+    import dataclasses
+
+    from ingestion.extract import extract_report
+    from ingestion.pipeline import commit_extraction
+
+    ex = extract_report(minis[0])
+    assert ex.chunks and all(c["company_code"] == ex.identity.code for c in ex.chunks)
+    moved = dataclasses.replace(ex, identity=dataclasses.replace(ex.identity, code="900001"),
+                                company=dataclasses.replace(ex.company, code="900001"))
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    result = commit_extraction(store, moved, settings=Settings(home=tmp_path))
+    assert result.ok and result.chunks == len(ex.chunks)
+    stored = store.chunks("900001", ex.identity.year)
+    assert [c["text"] for c in stored] == [c["text"] for c in ex.chunks]
+    assert {c["report_id"] for c in stored} == {result.report_id} and not store.chunks(ex.identity.code)
+
+
 # Per-file time limit, crashes, hashing in the workers ---------------------------------------------------
 LIMIT_S = 5  # the per-file limit in these tests: a good mini takes about 1-2 s in a worker on a loaded machine
 HANG_S = 60  # far past it: were the limit not enforced, a test would take this long and then fail
