@@ -485,3 +485,16 @@ def test_a_row_naming_its_own_field_is_not_a_label_tail():
     rows = [["项目", "2024年", "2023年"], ["", "49,995", "49,991"], ["资本公积", "", ""], ["", "80,713", "80,761"]]
     res = parse_statement("balance", [table(rows, flavor="stream")], "百万元")
     assert {v.field: v.value for v in res.current}.get("资本公积") == Decimal("80713000000")
+
+
+def test_cash_outflows_printed_as_deductions_are_stored_as_amounts():
+    # 平安银行 prints its outflows in parentheses (投资支付的现金 (676,348)); 「投资支付的现金」 is the amount paid.
+    from ingestion.extract import COST_AS_PRINTED, costs_as_amounts
+    from knowledge.store import Value
+
+    printed = [Value("投资支付的现金", Decimal("-676348000000"), page=130), Value("筹资活动现金流出小计", Decimal("-5")),
+               Value("投资活动产生的现金流量净额", Decimal("-12"))]
+    stored = {v.field: v for v in costs_as_amounts(printed)}
+    assert stored["投资支付的现金"].value == Decimal("676348000000") and COST_AS_PRINTED in stored["投资支付的现金"].note
+    assert stored["筹资活动现金流出小计"].value == 5
+    assert stored["投资活动产生的现金流量净额"].value == -12  # a net figure keeps its sign

@@ -158,7 +158,7 @@ def _after(text: str, m: Mention, lists: tuple[str, ...]) -> tuple[str, int] | N
     return None
 
 
-_AGAINST_YEAR = re.compile(r"(?:比|较|相比|相较于?|与)(?:\d{2}|\d{4})年度?(?:相比|比)?")
+_AGAINST_YEAR = re.compile(r"(?:比|较|相比|相较于?|与)(?:\d{2}|\d{4})年(?:度|末|底)?(?:相比|比)?")
 # 「（不含平安理财）」 written right after a quantity (the question is NFKC-folded: half-width brackets).
 _EXCLUSION = re.compile(r"\((?:不含|不包括|剔除|除去)([^()]{1,30})\)")
 

@@ -13,9 +13,10 @@ from knowledge.fields import KNOWLEDGE_DIR
 class Vocabulary:
     stopwords: frozenset[str]
     extra_words: tuple[str, ...]
+    quantity_words: tuple[str, ...] = ()
 
 
 @lru_cache(maxsize=1)
 def vocabulary() -> Vocabulary:
     data = tomllib.loads((KNOWLEDGE_DIR / "retrieval.toml").read_text(encoding="utf-8"))
-    return Vocabulary(frozenset(data["stopwords"]), tuple(data["extra_words"]))
+    return Vocabulary(frozenset(data["stopwords"]), tuple(data["extra_words"]), tuple(data.get("quantity_words", ())))

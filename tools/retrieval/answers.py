@@ -10,10 +10,39 @@ knowledge/topics.toml) is answered with what the report wrote under that heading
 
 from __future__ import annotations
 
+import re
+
 from tools.results import ToolResult
 from tools.retrieval.extractive import open_answer
 from tools.retrieval.hybrid import company_names, search
+from tools.retrieval.query import strip_scope
 from tools.retrieval.sections import Topic, read_section, topic_of, verdict
+from understanding.tokenize import default_tokenizer
+from understanding.vocabulary import vocabulary
+
+_CJK_WORD = re.compile(r"^[\u4e00-\u9fff]{2,}$")
+
+
+def unprinted_terms(question: str, report_text: str, names=()) -> tuple[list[str], int]:
+    """The question's Chinese content words (two characters or more, scope and stopwords left out) that the
+    report's text never prints, and how many content words it has."""
+    vocab = vocabulary()
+    # The question's own words: not the glossary's report terms a retrieval query adds.
+    terms = list(dict.fromkeys(t for t in default_tokenizer().tokens(strip_scope(question, names))
+                               if _CJK_WORD.match(t) and t not in vocab.stopwords and t not in vocab.quantity_words))
+    return [t for t in terms if t not in report_text], len(terms)
+
+
+def off_the_report(question: str, report_text: str, names=()) -> list[str]:
+    """The terms that make an open question one its report does not speak to: any unprinted term when it asks
+    for a figure (「卖了多少吨钢材」: no sentence can give that figure), else unprinted terms making half its
+    content words or more (「列出全部员工的身份证号码」). Empty: answer it from the text."""
+    absent, n = unprinted_terms(question, report_text, names)
+    asks_figure = any(w in question for w in vocabulary().quantity_words)
+    if not absent or not (asks_figure or 2 * len(absent) >= n):
+        return []
+    # 身份 within 身份证: the longer word names it.
+    return [t for t in absent if not any(t != o and t in o for o in absent)]
 
 
 def _section_answer(store, topic: Topic, company_code: str, year: int | None) -> ToolResult | None:
@@ -43,10 +72,14 @@ def answer_open_question(settings, store, question: str, *, company_code: str | 
         section.passages += [{"page": p.page, "text": p.text, "section": p.section, "score": p.score}
                              for p in passages[: settings.retrieval.top_k - 1]]
         return section
+    label = f"{company_label or company_code}{f'{year}年' if year else ''}年报"
     if not passages:
-        label = f"{company_label or company_code}{f'{year}年' if year else ''}年报"
         return ToolResult(kind="refusal", missing=[label])
-    answer = open_answer(question, passages, company_names=company_names(store, company_code))
+    names = company_names(store, company_code)
+    report_text = "".join(c["text"] for c in store.chunks(company_code, year))
+    if absent := off_the_report(question, report_text, names):
+        return ToolResult(kind="refusal", missing=[f"{label}中关于「{'、'.join(absent)}」"])
+    answer = open_answer(question, passages, company_names=names)
     return ToolResult(
         kind="passages",
         passages=[{"page": p.page, "text": p.text, "section": p.section, "score": p.score} for p in passages],
