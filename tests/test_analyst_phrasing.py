@@ -316,3 +316,22 @@ def test_an_open_question_about_what_its_report_never_prints_is_off_the_report()
     assert off_the_report("简要介绍四方科技2019年的主营业务", report, names) == []
     # One unprinted word in a question asking for no figure: the text still answers it.
     assert off_the_report("四方科技2019年冷库和罐式集装箱业务讲讲", report, names) == []
+
+
+@pytest.mark.parametrize("first, follow_up, fields, problem", [
+    ("四方科技2019年第三季度营收", "经营现金流呢", ["第三季度经营活动产生的现金流量净额"], None),
+    ("四方科技2019年第一季度归母净利润", "扣非后的呢", ["第一季度扣除非经常性损益后的净利润"], None),
+    ("四方科技2019年第三季度营收", "净利润呢", [], "第三季度净利润"),  # no such quarterly figure: not the year's
+    ("四方科技2019年第三季度营收", "全年的净利润呢", ["净利润"], None),  # the question names its own period
+    ("平安银行2024年四季度净息差", "净利差呢", [], "第四季度净利差"),  # the quarter of a refused turn carries too
+])
+def test_a_quarters_thread_asks_about_that_quarter(tmp_path, first, follow_up, fields, problem):
+    store = _registry(tmp_path)
+    u = understand(follow_up, store, previous=understand(first, store).to_context())
+    assert u.fields == fields
+    assert (problem is None) == (not u.problems) and (problem is None or any(problem in p for p in u.problems))
+
+
+def test_a_banks_short_form_names_it(tmp_path):
+    u = understand("平银2024年的成本收入比", _registry(tmp_path))
+    assert [c.code for c in u.companies] == ["000001"] and u.fields == ["成本收入比"]

@@ -26,6 +26,7 @@ _SUFFIXES = tuple(_KNOWLEDGE["legal_suffixes"])
 _GENERIC = tuple(sorted(_KNOWLEDGE["generic_words"], key=len, reverse=True))
 _PAREN = re.compile(r"\((?:" + "|".join(map(re.escape, _KNOWLEDGE["parentheticals"])) + r")\)")
 _MIN_CORE = int(_KNOWLEDGE["min_core_length"])
+_ABBREVIATIONS: dict[str, str] = dict(_KNOWLEDGE.get("abbreviations", {}))
 _ST = re.compile(r"^\*?ST")
 # What an unknown company mention looks like: a name ending in a legal form or a typical name word.
 _UNKNOWN = [re.compile(r"([\u4e00-\u9fa5A-Za-z()]{2,24}?(?:" + "|".join(group) + "))")
@@ -124,6 +125,13 @@ def core_forms(company: Company) -> set[str]:
     return set(peeled(name, _GENERIC, _MIN_CORE))
 
 
+def abbreviated_forms(company: Company) -> set[str]:
+    """The short forms people type for a four-character short name (平银 for 平安银行; entities.toml)."""
+    short = normalize(company.short_name or "")
+    return {short[0] + form for ending, form in _ABBREVIATIONS.items()
+            if len(short) == 2 + len(ending) and short.endswith(ending)}
+
+
 def peeled(text: str, endings, min_left: int) -> list[str]:
     """``text`` with each of ``endings`` removed from its end, one after another, while at least
     ``min_left`` characters stay: every form on the way (金宇生物技术 → 金宇生物; squaretechnologygroup →
@@ -155,7 +163,7 @@ class CompanyIndex:
         # Cores are added only where unambiguous: a shared core links nobody rather than misleading.
         cores: dict[str, set[str]] = {}
         for c in companies:
-            for form in core_forms(c):
+            for form in core_forms(c) | abbreviated_forms(c):
                 cores.setdefault(form, set()).add(c.code)
         for form, codes in cores.items():
             if len(codes) == 1 and form not in by_form:

@@ -179,6 +179,42 @@ def analogous_field(previous_fields: list[str], text: str) -> str | None:
     return None
 
 
+_QUARTER = re.compile(r"^第[一二三四]季度")
+_UNKNOWN_FIELD = "未识别到要查询的字段："
+# Words by which a question names its own period: a quarter, or the whole year.
+_OWN_PERIOD = re.compile(r"第?[一二三四1-4]季度|[Qq][1-4]|全年|全年度|整年|年度|单季")
+
+
+def _carry_quarter(u: Understanding, prev: dict, text: str, problems: list[str]) -> None:
+    """「经营现金流呢？」 after 第三季度营业收入: the thread asks about that quarter, so the new field is the
+    quarter's (第三季度经营活动产生的现金流量净额), or, where the report prints no such quarterly figure, refused
+    naming it: never the whole year's figure for a quarter's question. A question naming its own period
+    (「全年的呢」, 「四季度的呢」) decides it."""
+    # The quarter of the previous turn's fields, or of the quarterly field it was refused for (第四季度净息差).
+    asked = [*(prev.get("fields") or []),
+             *(p.removeprefix(_UNKNOWN_FIELD) for p in prev.get("problems") or [] if p.startswith(_UNKNOWN_FIELD))]
+    quarters = {m[0] for f in asked if (m := _QUARTER.match(f))}
+    if len(quarters) != 1 or not u.fields or _OWN_PERIOD.search(text):
+        return
+    quarter, fd = quarters.pop(), field_dictionary()
+    if all(_QUARTER.match(f) for f in u.fields):
+        return
+    carried = []
+    for f in u.fields:
+        if _QUARTER.match(f):
+            carried.append(f)
+            continue
+        said = u.field_mentions.get(f, f)
+        hit = fd.resolve(quarter + said) or fd.resolve(quarter + f)
+        if hit is None:
+            problems.append(f"{_UNKNOWN_FIELD}{quarter}{said}")
+            continue
+        carried.append(hit.name)
+        u.field_mentions[hit.name] = quarter + said
+    u.fields = carried
+    u.resolved_from_context.append("quarter")
+
+
 def _mask(text: str, spans: list[tuple[int, int]]) -> str:
     chars = list(text)
     for s, e in spans:
@@ -410,6 +446,7 @@ def understand(question: str, store, *, previous: dict | None = None, llm_intent
         if not ym.years and not ym.relative and not ym.refused and prev.get("years"):
             u.years = list(prev["years"])
             u.resolved_from_context.append("years")
+        _carry_quarter(u, prev, cue_text, problems)
     if prev and u.resolved_from_context and u.unit_request is None:
         u.unit_request = prev.get("unit_request")  # 「多少亿」 → 「那上一年呢？」: still in 亿元
     if not u.years:
