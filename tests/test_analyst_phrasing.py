@@ -335,3 +335,20 @@ def test_a_quarters_thread_asks_about_that_quarter(tmp_path, first, follow_up, f
 def test_a_banks_short_form_names_it(tmp_path):
     u = understand("平银2024年的成本收入比", _registry(tmp_path))
     assert [c.code for c in u.companies] == ["000001"] and u.fields == ["成本收入比"]
+
+
+@pytest.mark.parametrize("question, field", [
+    ("平银24年NPL ratio多少", "不良贷款率"),
+    ("Ping An Bank 2024 cost-to-income ratio", "成本收入比"),
+    ("四方科技2019年销售商品提供劳务收到的现金是多少", "销售商品、提供劳务收到的现金"),  # the 、 left out
+    ("四方科技19年大专以下学历员工人数", "高中及以下人数"),
+])
+def test_more_ways_people_name_a_field(tmp_path, question, field):
+    u = understand(question, _registry(tmp_path))
+    assert u.fields == [field] and not u.problems, u
+
+
+def test_a_why_follow_up_is_not_off_the_report():
+    from tools.retrieval.answers import off_the_report
+
+    assert off_the_report("为什么降这么多", "研发投入资本化部分转入无形资产。") == []

@@ -36,10 +36,11 @@ def unprinted_terms(question: str, report_text: str, names=()) -> tuple[list[str
 def off_the_report(question: str, report_text: str, names=()) -> list[str]:
     """The terms that make an open question one its report does not speak to: any unprinted term when it asks
     for a figure (「卖了多少吨钢材」: no sentence can give that figure), else unprinted terms making half its
-    content words or more (「列出全部员工的身份证号码」). Empty: answer it from the text."""
+    content words or more, of three or more (「列出全部员工的身份证号码」). Empty: answer it from the text."""
     absent, n = unprinted_terms(question, report_text, names)
     asks_figure = any(w in question for w in vocabulary().quantity_words)
-    if not absent or not (asks_figure or 2 * len(absent) >= n):
+    # (Half of one or two words is no evidence: 「为什么降这么多」 as a follow-up has no others.)
+    if not absent or not (asks_figure or (n >= 3 and 2 * len(absent) >= n)):
         return []
     # 身份 within 身份证: the longer word names it.
     return [t for t in absent if not any(t != o and t in o for o in absent)]
