@@ -177,9 +177,10 @@ def extract_report(path: str | Path, sha256: str | None = None, *, trust_content
     text_read: dict[str, TextReading] = {
         kind: reader({p: text.page(p) for p in where.tables[kind]})
         for kind, reader in TEXT_FIRST_TABLES.items() if where.tables.get(kind)}
+    from_text = {kind: r.values for kind, r in text_read.items() if r.settled}  # tables camelot is spared
     # camelot (the costly part) reads the other tables, and a statement the positioned reader could not settle.
     unsettled = [kind for kind in read if kind not in positioned.settled]
-    camelot_tables = [kind for kind in where.tables if not (kind in text_read and text_read[kind].settled)]
+    camelot_tables = [kind for kind in where.tables if kind not in from_text]
     tables = extract_tables(path, sorted({p for ps in (*(read[k] for k in unsettled),
                                                        *(where.tables[k] for k in camelot_tables)) for p in ps}))
     t2 = time.perf_counter()
@@ -192,13 +193,8 @@ def extract_report(path: str | Path, sha256: str | None = None, *, trust_content
     # Officers and shareholder counts, printed outside 公司简介 (the 公司简介 tables win where both print one).
     have = {v.field for v in basic}
     basic += [v for v in extract_report_facts(text.pages, ident.year) if v.field not in have]
-
-    def table_values(kind: str) -> list[Value]:
-        if kind in text_read and text_read[kind].settled:
-            return text_read[kind].values
-        return TABLE_EXTRACTORS[kind](*subset(where.tables.get(kind, [])))
-
-    rd, staff = table_values("rd"), table_values("staff")
+    rd, staff = (from_text[kind] if kind in from_text else TABLE_EXTRACTORS[kind](*subset(where.tables.get(kind, [])))
+                 for kind in ("rd", "staff"))
     have = {v.field for v in rd}
     current = basic + rd + [v for v in staff if v.field not in have]
     prior: list[Value] = []

@@ -171,12 +171,6 @@ def _wrapped_label(lines: list[str], n: int, resolve: Resolver) -> LineRead | No
     return None
 
 
-def scan_lines(text: str, resolve: Resolver) -> Iterable[tuple[FieldDef, str, str]]:
-    """(field, raw label, raw value) for each pair :func:`read_lines` reads."""
-    for r in read_lines(text, resolve):
-        yield r.field, r.label, r.raw
-
-
 def unread_figures(text: str, reads: list[LineRead]) -> list[str]:
     """Lines of lone figures inside the stretch of lines the reads took (or just after it) that no read took:
     a value whose label the text reader did not put together, which a table reader might."""

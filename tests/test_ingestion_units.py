@@ -460,12 +460,12 @@ def test_opening_balance_column_is_prior_year_marked_restated():
 
 
 def test_text_lines_join_a_wrapped_address_but_not_the_next_row():
-    from ingestion.keyvalue import resolver_for, scan_lines
+    from ingestion.keyvalue import read_lines, resolver_for
 
     text = ("公司注册地址 内蒙古自治区呼和浩特市经济技术开发区沙尔沁工业\n园区金宇大街1号\n公司注册地址的邮政编码 010111\n"
             "公司的法定代表人 张翀宇\n二、 联系人和联系方式\n"
             "公司选定的信息披露媒体名称 上海证券报\n登载年度报告的中国证监会指定网站的网址 www.sse.com.cn")
-    got = {f.name: raw for f, _, raw in scan_lines(text, resolver_for(("basic",)))}
+    got = {r.field.name: r.raw for r in read_lines(text, resolver_for(("basic",)))}
     assert got["注册地址"] == "内蒙古自治区呼和浩特市经济技术开发区沙尔沁工业\n园区金宇大街1号"
     assert got["注册地址的邮政编码"] == "010111"
     assert got["法定代表人"] == "张翀宇"
